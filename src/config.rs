@@ -1,0 +1,211 @@
+//! Configuration: command-line flags, each backed by a `FIREGRID_*` environment variable
+//! (SPEC §10), resolved once at start-up into `Settings`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "firegrid", version, about = "Fire-safety grid management (消防网格化管理) server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default). Migrations run first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI 3.1 description of the HTTP API as JSON.
+    Openapi,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `postgres://…` for PostgreSQL, anything else is a SQLite file path.
+    /// Default: `<data dir>/firegrid.sqlite3`.
+    #[arg(long, env = "FIREGRID_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "FIREGRID_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// Directory for the SQLite file, the generated JWT secret and uploaded photos.
+    #[arg(long, env = "FIREGRID_DATA_DIR", default_value = "./firegrid-data", global = true)]
+    pub data_dir: PathBuf,
+    /// HS256 signing secret (at least 32 bytes). Every server of one deployment needs the same.
+    #[arg(long, env = "FIREGRID_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// A file holding the JWT secret (used when FIREGRID_JWT_SECRET is not set).
+    #[arg(long, env = "FIREGRID_JWT_SECRET_FILE", global = true)]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// The deployment's time zone (IANA name), for "the day" of patrols and reports.
+    #[arg(long, env = "FIREGRID_TZ", default_value = "Asia/Shanghai", global = true)]
+    pub tz: chrono_tz::Tz,
+    /// Log filter, e.g. `info` or `firegrid=debug,actix_web=info`.
+    #[arg(long, env = "FIREGRID_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "FIREGRID_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// Password of the `admin` account created on first start (random and logged when unset).
+    #[arg(long, env = "FIREGRID_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub admin_password: Option<String>,
+    /// How often the deadline sweep runs, in seconds.
+    #[arg(long, env = "FIREGRID_SWEEP_INTERVAL_SECS", default_value_t = 60, global = true)]
+    pub sweep_interval_secs: u64,
+    /// Database connections per server process.
+    #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = 16, global = true)]
+    pub pool_size: u32,
+    /// How long a request waits for a database connection before it gets 503.
+    #[arg(long, env = "FIREGRID_POOL_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub pool_timeout_secs: u64,
+    /// Largest accepted JSON body, in bytes.
+    #[arg(long, env = "FIREGRID_JSON_LIMIT", default_value_t = 1024 * 1024, global = true)]
+    pub json_limit: usize,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "FIREGRID_ACCESS_TOKEN_TTL_SECS", default_value_t = 900, global = true)]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds (default 30 days).
+    #[arg(long, env = "FIREGRID_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
+    pub refresh_token_ttl_secs: u64,
+    /// Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs).
+    #[arg(long, env = "FIREGRID_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "FIREGRID_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the running server needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub jwt_secret: Vec<u8>,
+    pub tz: chrono_tz::Tz,
+    pub admin_password: Option<String>,
+    pub sweep_interval: Duration,
+    pub pool_size: u32,
+    pub pool_timeout: Duration,
+    pub json_limit: usize,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            self.data_dir.join("firegrid.sqlite3").to_string_lossy().into_owned()
+        })
+    }
+
+    /// Resolves the configuration; creates the data directory and, on a first start with no
+    /// secret configured, generates one into it.
+    pub fn resolve(&self) -> Result<Settings, String> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", self.data_dir.display()))?;
+        let jwt_secret = self.jwt_secret()?;
+        if jwt_secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "the JWT secret is {} bytes long; at least {MIN_SECRET_BYTES} are required",
+                jwt_secret.len()
+            ));
+        }
+        Ok(Settings {
+            database_url: self.database_url(),
+            data_dir: self.data_dir.clone(),
+            jwt_secret,
+            tz: self.tz,
+            admin_password: self.admin_password.clone(),
+            sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
+            pool_size: self.pool_size.max(1),
+            pool_timeout: Duration::from_secs(self.pool_timeout_secs.max(1)),
+            json_limit: self.json_limit,
+            access_token_ttl: Duration::from_secs(self.access_token_ttl_secs.max(1)),
+            refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_secs.max(60)),
+            trusted_proxies: self.trusted_proxies.clone(),
+        })
+    }
+
+    fn jwt_secret(&self) -> Result<Vec<u8>, String> {
+        if let Some(s) = &self.jwt_secret {
+            return Ok(s.trim().as_bytes().to_vec());
+        }
+        if let Some(path) = &self.jwt_secret_file {
+            return read_secret(path);
+        }
+        let path = self.data_dir.join("jwt-secret");
+        if path.exists() {
+            return read_secret(&path);
+        }
+        let secret = generate_secret();
+        write_private(&path, &secret)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "no JWT secret configured: generated one into the data directory; \
+             servers sharing one database must all use the same FIREGRID_JWT_SECRET"
+        );
+        Ok(secret.into_bytes())
+    }
+}
+
+fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().as_bytes().to_vec())
+        .map_err(|e| format!("cannot read JWT secret file {}: {e}", path.display()))
+}
+
+fn generate_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(content.as_bytes())
+}
+
+impl Settings {
+    /// Settings with every default of `Config`, for embedding (tests, tools).
+    pub fn with_defaults(database_url: String, data_dir: PathBuf, jwt_secret: Vec<u8>) -> Self {
+        Settings {
+            database_url,
+            data_dir,
+            jwt_secret,
+            tz: chrono_tz::Asia::Shanghai,
+            admin_password: None,
+            sweep_interval: Duration::from_secs(60),
+            pool_size: 8,
+            pool_timeout: Duration::from_secs(5),
+            json_limit: 1024 * 1024,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}

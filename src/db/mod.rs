@@ -1,0 +1,174 @@
+//! The database layer: one connection type over two backends (SQLite embedded by default,
+//! PostgreSQL for production), an r2d2 pool, embedded migrations, and the helpers every store
+//! uses to run diesel off the async workers.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+/// One connection, either backend. Queries written against `DbConn` compile for both; the few
+/// that diesel cannot express through the enum branch on it (see `STACK.md`).
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Picks the backend from the URL prefix ourselves, so that a PostgreSQL connection failure
+/// reaches the log as itself (diesel's derived `establish` tries both and hides the reason).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    busy_timeout_ms: u64,
+}
+
+impl Manager {
+    pub fn new(url: impl Into<String>, busy_timeout: Duration) -> Self {
+        Manager { url: url.into(), busy_timeout_ms: busy_timeout.as_millis() as u64 }
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match Backend::of_url(&self.url) {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(sqlite_path(&self.url))
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed while one writer writes; the busy timeout makes a
+                // second writer wait instead of failing; foreign keys are off by default in SQLite.
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Builds the pool without connecting: a server whose database is briefly down still starts
+/// answering `/healthz` and reports 503 on `/readyz` until it returns.
+pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .build_unchecked(Manager::new(url, timeout))
+}
+
+/// Applies every pending migration of the connection's backend.
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, String> {
+    let applied = match conn {
+        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map_err(|e| e.to_string())?,
+        DbConn::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| e.to_string())?
+        }
+    };
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement.
+///
+/// On SQLite a plain (deferred) transaction that reads first and writes later fails at once with
+/// SQLITE_BUSY when another writer got in between; `BEGIN IMMEDIATE` makes it wait its turn
+/// (busy timeout) instead. PostgreSQL uses an ordinary transaction; callers lock rows they update.
+pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T>,
+{
+    if let DbConn::Pg(_) = conn {
+        return conn.transaction(f);
+    }
+    if let DbConn::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let result = f(conn);
+    let DbConn::Sqlite(c) = conn else { unreachable!("checked above") };
+    match result {
+        Ok(v) => match AnsiTransactionManager::commit_transaction(c) {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(c)?;
+            Err(e)
+        }
+    }
+}
+
+/// Checks a connection out of the pool and runs `f` on a blocking thread, never on an actix
+/// worker. Pool exhaustion or an unreachable database becomes 503 after the pool timeout.
+pub async fn run<T, F>(pool: &Pool, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(AppError::from)?
+}
+
+/// `run` inside `write_tx`: all of `f`'s changes land together or not at all.
+pub async fn run_tx<T, F>(pool: &Pool, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+{
+    run(pool, move |conn| write_tx(conn, f)).await
+}

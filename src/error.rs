@@ -1,0 +1,250 @@
+//! The one error type of firegrid. Every failure a request can meet ends here and leaves as an
+//! RFC 9457 `application/problem+json` body with a stable `code` that clients may branch on.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The stable machine-readable error codes (SPEC §9). Never rename one: phones in the field
+/// branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    InvalidTransition,
+    VersionConflict,
+    RateLimited,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    IdempotencyKeyReused,
+    /// The database (or another dependency) cannot be reached right now; retry later.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict | ErrorCode::InvalidTransition | ErrorCode::VersionConflict => {
+                StatusCode::CONFLICT
+            }
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::VersionConflict => "version_conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "The request is not valid",
+            ErrorCode::Unauthenticated => "Authentication is required",
+            ErrorCode::Forbidden => "This role may not do that",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::Conflict => "Conflict with the current state",
+            ErrorCode::InvalidTransition => "Action not allowed in the current state",
+            ErrorCode::VersionConflict => "The resource was changed by someone else",
+            ErrorCode::RateLimited => "Too many requests",
+            ErrorCode::PayloadTooLarge => "Payload too large",
+            ErrorCode::UnsupportedMediaType => "Unsupported media type",
+            ErrorCode::IdempotencyKeyReused => "Idempotency key reused with another request",
+            ErrorCode::Unavailable => "Service temporarily unavailable",
+            ErrorCode::Internal => "Internal error",
+        }
+    }
+}
+
+/// One field-level validation message.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The problem+json body (RFC 9457) every error response carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: ErrorCode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    pub code: ErrorCode,
+    /// Usually `code.status()`; differs only where one code spans two statuses (a body that
+    /// cannot be parsed at all is a 400 `validation_failed`, a parsed but invalid one a 422).
+    pub status: StatusCode,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after_secs: Option<u64>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        AppError {
+            code,
+            status: code.status(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "no such resource")
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, detail)
+    }
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, detail)
+    }
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, detail)
+    }
+    /// A 422 with one field error.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::fields(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+    /// A 422 with several field errors.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        AppError { errors, ..Self::new(ErrorCode::ValidationFailed, detail) }
+    }
+    /// A 400: the request could not even be parsed (malformed JSON, bad query string).
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        AppError { status: StatusCode::BAD_REQUEST, ..Self::new(ErrorCode::ValidationFailed, detail) }
+    }
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        AppError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(ErrorCode::RateLimited, "too many attempts; retry later")
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:firegrid:problem:{}", self.code.as_str()),
+            title: self.code.title().to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.code == ErrorCode::Internal {
+            tracing::error!(detail = %self.detail, "internal error");
+        }
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if let Some(secs) = self.retry_after_secs {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        let mut problem = self.problem();
+        if self.code == ErrorCode::Internal {
+            // Never leak internals to the client; the log has the detail.
+            problem.detail = "an internal error occurred; it has been logged".into();
+        }
+        resp.body(serde_json::to_string(&problem).unwrap_or_default())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match e {
+            E::NotFound => AppError::not_found(),
+            E::DatabaseError(K::UniqueViolation, info) => {
+                AppError::conflict(format!("already exists ({})", info.message()))
+            }
+            E::DatabaseError(K::ForeignKeyViolation, _) => {
+                AppError::conflict("the resource is still referenced, or refers to one that does not exist")
+            }
+            E::DatabaseError(K::SerializationFailure, _) => {
+                AppError::new(ErrorCode::Conflict, "concurrent update; retry")
+            }
+            E::DatabaseError(K::ClosedConnection, _) => {
+                AppError::new(ErrorCode::Unavailable, "database connection lost")
+            }
+            other => AppError::internal(format!("database error: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        tracing::warn!(error = %e, "database pool could not hand out a connection");
+        AppError::new(ErrorCode::Unavailable, "the database is unreachable right now")
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        AppError::internal("a blocking task failed")
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every domain module: the JSON extractor, pagination, problem+json
+//! for errors that do not come from our handlers, and the operations endpoints.
+
+pub mod json;
+pub mod ops;
+pub mod pagination;
+pub mod problem;
+
+pub use json::JsonBody;
+pub use pagination::{Page, PageParams};

@@ -1,0 +1,33 @@
+//! firegrid: fire-safety grid management (消防网格化管理) for the three-tier grid of
+//! township (big grid), village (medium grid) and resident group (small grid).
+//!
+//! Layout: `http` holds the plumbing shared by every endpoint; each domain module (`auth`,
+//! `regions`, …) keeps its model, store (diesel) and routes (actix) together; `db` hides the two
+//! database backends behind one connection type.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+pub use app::build_app;
+
+/// What every request handler can reach. Cheap to clone; shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: db::Pool,
+    pub settings: Arc<config::Settings>,
+    pub metrics: actix_web_prom::PrometheusMetrics,
+}
+
+impl AppState {
+    pub fn new(settings: config::Settings) -> Self {
+        let pool = db::build_pool(&settings.database_url, settings.pool_size, settings.pool_timeout);
+        AppState { pool, settings: Arc::new(settings), metrics: telemetry::metrics() }
+    }
+}

@@ -1,0 +1,57 @@
+//! The OpenAPI 3.1 description, generated from the handlers' annotations. The committed copy in
+//! `api-spec/openapi.json` is compared with this in `tests/openapi_drift.rs`.
+
+use actix_web::App;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "firegrid",
+        description = "Fire-safety grid management (消防网格化管理): regions in three tiers, \
+                       the roster, hazard cases and oversight. Errors are RFC 9457 problem+json.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(crate::http::ops::metrics_doc, crate::http::ops::openapi_doc),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::error::ErrorCode)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
+
+/// The base document (info, shared schemas, security scheme) the route collection extends.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The full description, collected from the same route registration the server uses.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(base())
+        .configure(crate::app::routes)
+        .split_for_parts();
+    api
+}
+
+/// Pretty JSON with a trailing newline, exactly as committed in `api-spec/openapi.json`.
+pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
+    let mut s = api.to_pretty_json().expect("the OpenAPI document serialises");
+    s.push('\n');
+    s
+}
