@@ -13,11 +13,17 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::AppError;
 use crate::http::{ops, problem};
-use crate::{openapi, telemetry, AppState};
+use crate::{auth, openapi, organizations, regions, telemetry, users, AppState};
 
 /// Every documented route. The OpenAPI document is collected from this same registration.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::readyz);
+    cfg.service(ops::healthz).service(ops::readyz).service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(auth::routes::configure)
+            .configure(users::routes::configure)
+            .configure(regions::routes::configure)
+            .configure(organizations::routes::configure),
+    );
 }
 
 pub fn build_app(

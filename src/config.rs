@@ -24,6 +24,36 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 description of the HTTP API as JSON.
     Openapi,
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; with --admin it holds the admin role (global without --region-id).
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// The password (or FIREGRID_NEW_PASSWORD).
+        #[arg(long, env = "FIREGRID_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// The account's home region id.
+        #[arg(long)]
+        region_id: Option<i64>,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a new password; every token of the account stops working.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        /// The password (or FIREGRID_NEW_PASSWORD).
+        #[arg(long, env = "FIREGRID_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

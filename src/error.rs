@@ -202,6 +202,9 @@ impl ResponseError for AppError {
         }
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        if self.code == ErrorCode::Unauthenticated {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         if let Some(secs) = self.retry_after_secs {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
@@ -247,4 +250,37 @@ impl From<actix_web::error::BlockingError> for AppError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         AppError::internal("a blocking task failed")
     }
+}
+
+/// The errors any authenticated endpoint may answer, for the OpenAPI description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum StdErrors {
+    /// Malformed JSON or query string.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing, invalid or revoked token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// Your roles never allow this.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such resource in your scope.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// Conflict with the current state (duplicate, still referenced, state machine).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// Body too large.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// Body is not application/json.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Well-formed but invalid: `errors` names each field.
+    #[response(status = 422, content_type = "application/problem+json")]
+    ValidationFailed(Problem),
+    /// The database is unreachable.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }

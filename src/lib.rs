@@ -6,12 +6,19 @@
 //! database backends behind one connection type.
 
 pub mod app;
+pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod organizations;
+pub mod regions;
 pub mod telemetry;
+pub mod users;
+pub mod validate;
+pub mod vocab;
 
 use std::sync::Arc;
 
@@ -23,11 +30,21 @@ pub struct AppState {
     pub pool: db::Pool,
     pub settings: Arc<config::Settings>,
     pub metrics: actix_web_prom::PrometheusMetrics,
+    pub tokens: Arc<auth::tokens::TokenKeys>,
+    /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for tens of ms.
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(settings: config::Settings) -> Self {
         let pool = db::build_pool(&settings.database_url, settings.pool_size, settings.pool_timeout);
-        AppState { pool, settings: Arc::new(settings), metrics: telemetry::metrics() }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            pool,
+            tokens: Arc::new(auth::tokens::TokenKeys::new(&settings.jwt_secret)),
+            settings: Arc::new(settings),
+            metrics: telemetry::metrics(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
+        }
     }
 }

@@ -172,3 +172,10 @@ where
 {
     run(pool, move |conn| write_tx(conn, f)).await
 }
+
+/// The current time as stored: UTC, microsecond precision (both backends keep microseconds, so
+/// a value read back equals the one written).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

@@ -94,6 +94,7 @@ diesel::joinable!(organizations -> regions (region_id));
 diesel::joinable!(organization_jurisdictions -> organizations (organization_id));
 diesel::joinable!(organization_jurisdictions -> regions (region_id));
 diesel::joinable!(role_assignments -> users (user_id));
+diesel::joinable!(users -> regions (region_id));
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 

@@ -101,8 +101,10 @@ fn data_error(path: &str, err: &serde_json::Error) -> AppError {
         let name = rest.trim_end_matches('`');
         field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
     } else if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+        // The path already ends at the unknown field, except at the top level.
+        if field.is_empty() {
+            field = rest.split('`').next().unwrap_or_default().to_string();
+        }
     }
     if field.is_empty() {
         field = "body".to_string();

@@ -1,0 +1,162 @@
+//! The one place that decides who may do what to the grid and the accounts. Handlers ask
+//! `authorize` and never check roles themselves.
+//!
+//! The answer distinguishes two refusals (SPEC §4): a role that may never do a thing gets 403;
+//! a role that may do it, but not there, gets 404, because outside a user's scope a resource
+//! does not exist for them.
+
+use crate::auth::principal::Principal;
+use crate::auth::roles::Role;
+use crate::error::{AppError, AppResult};
+
+/// Things a caller may be allowed to do, each over a target region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Read regions, organisations and the grid structure.
+    ReadGrid,
+    /// Create and change regions and organisations.
+    ManageGrid,
+    /// Read, create and change accounts and their roles.
+    ManageAccounts,
+}
+
+/// Whether a role grants a capability at all (somewhere).
+pub fn role_may(role: Role, cap: Capability) -> bool {
+    match cap {
+        Capability::ReadGrid => true,
+        Capability::ManageGrid | Capability::ManageAccounts => role == Role::Admin,
+    }
+}
+
+/// Where the action applies: inside a region (its path), or at the top, above every region
+/// (root regions, global accounts), which only unbound administrators reach.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Region(&'a str),
+    Top,
+}
+
+/// 403 unless some role of the caller grants `cap` somewhere (for lists, which are then
+/// filtered by scope).
+pub fn require(p: &Principal, cap: Capability) -> AppResult<()> {
+    if p.assignments.iter().any(|a| role_may(a.role, cap)) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("your roles do not allow this"))
+    }
+}
+
+/// The scope in which the caller holds `cap`.
+pub fn scope_for(p: &Principal, cap: Capability) -> crate::auth::scope::Scope {
+    p.assignments
+        .iter()
+        .filter(|a| role_may(a.role, cap))
+        .fold(crate::auth::scope::Scope::empty(), |acc, a| acc.union(a.scope.clone()))
+}
+
+pub fn authorize(p: &Principal, cap: Capability, target: Target<'_>) -> AppResult<()> {
+    let mut granting = p.assignments.iter().filter(|a| role_may(a.role, cap)).peekable();
+    if granting.peek().is_none() {
+        return Err(AppError::forbidden("your roles do not allow this"));
+    }
+    let covered = granting.any(|a| match target {
+        Target::Region(path) => a.scope.contains(path),
+        Target::Top => a.scope.is_global(),
+    });
+    if covered {
+        Ok(())
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::principal::Assignment;
+    use crate::auth::scope::Scope;
+    use crate::error::ErrorCode;
+
+    const COUNTY_A: &str = "/1/2/";
+    const TOWNSHIP_A: &str = "/1/2/3/";
+    const GROUP_A: &str = "/1/2/3/4/5/";
+    const COUNTY_B: &str = "/1/20/";
+
+    fn principal(role: Role, scope: Scope) -> Principal {
+        Principal {
+            user_id: 1,
+            username: "u".into(),
+            session_id: "s".into(),
+            assignments: vec![Assignment {
+                id: 1,
+                role,
+                region: None,
+                region_path: None,
+                organization: None,
+                title: None,
+                background: None,
+                scope: scope.clone(),
+            }],
+            scope,
+        }
+    }
+
+    fn outcome(r: AppResult<()>) -> &'static str {
+        match r {
+            Ok(()) => "ok",
+            Err(e) if e.code == ErrorCode::Forbidden => "403",
+            Err(e) if e.code == ErrorCode::NotFound => "404",
+            Err(_) => "other",
+        }
+    }
+
+    /// Every role, bound to county A (officers: a jurisdiction inside it), against every
+    /// capability and target.
+    #[test]
+    fn policy_matrix() {
+        use Capability::*;
+        for &role in Role::ALL {
+            let p = principal(role, Scope::from_paths(vec![COUNTY_A.into()]));
+            let admin = role == Role::Admin;
+            let expect_manage = |inside: bool| if !admin { "403" } else if inside { "ok" } else { "404" };
+            let cases: [(Capability, Target, &str); 9] = [
+                (ReadGrid, Target::Region(GROUP_A), "ok"),
+                (ReadGrid, Target::Region(COUNTY_A), "ok"),
+                (ReadGrid, Target::Region(COUNTY_B), "404"),
+                (ManageGrid, Target::Region(TOWNSHIP_A), expect_manage(true)),
+                (ManageGrid, Target::Region(COUNTY_B), expect_manage(false)),
+                (ManageGrid, Target::Top, expect_manage(false)),
+                (ManageAccounts, Target::Region(GROUP_A), expect_manage(true)),
+                (ManageAccounts, Target::Region(COUNTY_B), expect_manage(false)),
+                (ManageAccounts, Target::Top, expect_manage(false)),
+            ];
+            for (cap, target, expected) in cases {
+                assert_eq!(outcome(authorize(&p, cap, target)), expected, "{role} {cap:?} {target:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_global_admin_reaches_the_top_and_a_user_without_roles_nothing() {
+        let p = principal(Role::Admin, Scope::Global);
+        assert_eq!(outcome(authorize(&p, Capability::ManageGrid, Target::Top)), "ok");
+        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(COUNTY_B))), "ok");
+        let mut nobody = principal(Role::GridLeader, Scope::empty());
+        nobody.assignments.clear();
+        assert_eq!(outcome(authorize(&nobody, Capability::ReadGrid, Target::Region(GROUP_A))), "403");
+    }
+
+    #[test]
+    fn only_the_admin_role_counts_for_management() {
+        // A village admin who is also a county official manages only the village.
+        let mut p = principal(Role::Admin, Scope::from_paths(vec![TOWNSHIP_A.into()]));
+        p.assignments.push(Assignment {
+            role: Role::CountyOfficial,
+            scope: Scope::from_paths(vec![COUNTY_A.into()]),
+            ..p.assignments[0].clone()
+        });
+        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(GROUP_A))), "ok");
+        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(COUNTY_A))), "404");
+        assert_eq!(outcome(authorize(&p, Capability::ReadGrid, Target::Region(COUNTY_A))), "ok");
+    }
+}

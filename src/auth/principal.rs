@@ -1,0 +1,226 @@
+//! The authenticated caller: who they are, which roles they hold where, and the resulting scope.
+//! Loaded fresh on every request, so a revoked session, a changed password, a disabled account
+//! or a removed role takes effect at once, on every server of the deployment.
+
+use std::collections::HashMap;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::roles::{Background, Role};
+use crate::auth::scope::Scope;
+use crate::auth::tokens::Claims;
+use crate::db::schema::{auth_sessions, organization_jurisdictions, organizations, regions, role_assignments, users};
+use crate::db::{self, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::organizations::model::OrgKind;
+use crate::regions::model::{RegionLevel, RegionRef};
+use crate::AppState;
+
+/// One role a user holds, with where it applies.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub id: i64,
+    pub role: Role,
+    pub region: Option<RegionRef>,
+    pub region_path: Option<String>,
+    pub organization: Option<OrgRef>,
+    pub title: Option<String>,
+    pub background: Option<Background>,
+    /// What this assignment lets its holder see.
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgRef {
+    pub id: i64,
+    pub kind: OrgKind,
+    pub name: String,
+}
+
+/// A role assignment as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AssignmentOut {
+    pub id: i64,
+    pub role: Role,
+    pub region: Option<RegionRef>,
+    pub organization: Option<OrgRef>,
+    pub title: Option<String>,
+    pub background: Option<Background>,
+}
+
+impl Assignment {
+    pub fn to_api(&self) -> AssignmentOut {
+        AssignmentOut {
+            id: self.id,
+            role: self.role,
+            region: self.region.clone(),
+            organization: self.organization.clone(),
+            title: self.title.clone(),
+            background: self.background,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub session_id: String,
+    pub assignments: Vec<Assignment>,
+    /// Union of every assignment's scope.
+    pub scope: Scope,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.assignments.iter().any(|a| a.role == role)
+    }
+
+    /// The union of the scopes of the assignments holding one of `roles`.
+    pub fn scope_of(&self, roles: &[Role]) -> Scope {
+        self.assignments
+            .iter()
+            .filter(|a| roles.contains(&a.role))
+            .fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()))
+    }
+}
+
+type AssignmentRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<(i64, String, String, String, String)>,
+);
+
+/// Every role assignment of the given users, with regions and organisation jurisdictions
+/// resolved, grouped by user id.
+pub fn load_assignments(conn: &mut DbConn, user_ids: &[i64]) -> AppResult<HashMap<i64, Vec<Assignment>>> {
+    let rows: Vec<(i64, AssignmentRow)> = role_assignments::table
+        .left_join(regions::table.on(role_assignments::region_id.eq(regions::id.nullable())))
+        .filter(role_assignments::user_id.eq_any(user_ids))
+        .order(role_assignments::id.asc())
+        .select((
+            role_assignments::user_id,
+            (
+                role_assignments::id,
+                role_assignments::role,
+                role_assignments::region_id,
+                role_assignments::organization_id,
+                role_assignments::title,
+                role_assignments::background,
+                (regions::id, regions::level, regions::name, regions::code, regions::path).nullable(),
+            ),
+        ))
+        .load(conn)?;
+
+    let org_ids: Vec<i64> = rows.iter().filter_map(|(_, r)| r.3).collect();
+    let mut orgs: HashMap<i64, OrgRef> = HashMap::new();
+    let mut jurisdiction: HashMap<i64, Vec<String>> = HashMap::new();
+    if !org_ids.is_empty() {
+        let found: Vec<(i64, String, String)> = organizations::table
+            .filter(organizations::id.eq_any(&org_ids))
+            .select((organizations::id, organizations::kind, organizations::name))
+            .load(conn)?;
+        for (id, kind, name) in found {
+            let kind = OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+            orgs.insert(id, OrgRef { id, kind, name });
+        }
+        let paths: Vec<(i64, String)> = organization_jurisdictions::table
+            .inner_join(regions::table)
+            .filter(organization_jurisdictions::organization_id.eq_any(&org_ids))
+            .select((organization_jurisdictions::organization_id, regions::path))
+            .load(conn)?;
+        for (org, path) in paths {
+            jurisdiction.entry(org).or_default().push(path);
+        }
+    }
+
+    let mut out: HashMap<i64, Vec<Assignment>> = HashMap::new();
+    for (user_id, (id, role, _region_id, org_id, title, background, region)) in rows {
+        let role = Role::parse(&role).ok_or_else(|| AppError::internal("unknown role in database"))?;
+        let (region_ref, region_path) = match region {
+            Some((rid, level, name, code, path)) => (
+                Some(RegionRef {
+                    id: rid,
+                    level: RegionLevel::parse(&level).unwrap_or(RegionLevel::Group),
+                    name,
+                    code,
+                }),
+                Some(path),
+            ),
+            None => (None, None),
+        };
+        let scope = match (&region_path, org_id) {
+            (Some(p), _) => Scope::from_paths(vec![p.clone()]),
+            (None, Some(o)) => Scope::from_paths(jurisdiction.get(&o).cloned().unwrap_or_default()),
+            // Only an administrator may be unbound: a global administrator.
+            (None, None) if role == Role::Admin => Scope::Global,
+            (None, None) => Scope::empty(),
+        };
+        out.entry(user_id).or_default().push(Assignment {
+            id,
+            role,
+            region: region_ref,
+            region_path,
+            organization: org_id.and_then(|o| orgs.get(&o).cloned()),
+            title,
+            background: background.as_deref().and_then(Background::parse),
+            scope,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks that the token's user, version and session are still good, and loads the roles.
+pub fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal> {
+    let invalid = || AppError::unauthenticated("the access token is no longer valid");
+    let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
+    let row: Option<(String, bool, i32, Option<NaiveDateTime>)> = users::table
+        .inner_join(auth_sessions::table)
+        .filter(users::id.eq(user_id))
+        .filter(auth_sessions::id.eq(&claims.sid))
+        .select((users::username, users::disabled, users::token_version, auth_sessions::revoked_at))
+        .first(conn)
+        .optional()?;
+    let Some((username, disabled, version, revoked_at)) = row else {
+        return Err(invalid());
+    };
+    if disabled || version != claims.ver || revoked_at.is_some() {
+        return Err(invalid());
+    }
+    let assignments = load_assignments(conn, &[user_id])?.remove(&user_id).unwrap_or_default();
+    let scope = assignments.iter().fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()));
+    Ok(Principal { user_id, username, session_id: claims.sid.clone(), assignments, scope })
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            let token = token.ok_or_else(|| AppError::unauthenticated("a bearer token is required"))?;
+            let claims = state.tokens.verify(&token)?;
+            db::run(&state.pool, move |conn| load_principal(conn, &claims)).await
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! What a user can see: the union of the subtrees of the regions their roles are bound to (a
+//! police station's or fire department's jurisdiction for officers). Regions carry a
+//! materialised path of ids ("/1/5/23/"), so "inside the scope" is a prefix test here and an
+//! indexed range scan in SQL (see `scope_filter!`).
+
+/// A set of subtrees, or everything (a global administrator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    /// Path prefixes, none inside another.
+    Paths(Vec<String>),
+}
+
+impl Scope {
+    pub fn empty() -> Scope {
+        Scope::Paths(Vec::new())
+    }
+
+    /// The union of subtrees, with nested ones dropped.
+    pub fn from_paths(mut paths: Vec<String>) -> Scope {
+        paths.sort();
+        paths.dedup();
+        let mut kept: Vec<String> = Vec::new();
+        for p in paths {
+            // Sorted, so an ancestor comes right before its descendants.
+            if !kept.last().is_some_and(|k| p.starts_with(k.as_str())) {
+                kept.push(p);
+            }
+        }
+        Scope::Paths(kept)
+    }
+
+    pub fn union(self, other: Scope) -> Scope {
+        match (self, other) {
+            (Scope::Global, _) | (_, Scope::Global) => Scope::Global,
+            (Scope::Paths(mut a), Scope::Paths(b)) => {
+                a.extend(b);
+                Scope::from_paths(a)
+            }
+        }
+    }
+
+    pub fn is_global(&self) -> bool {
+        matches!(self, Scope::Global)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Scope::Paths(p) if p.is_empty())
+    }
+
+    /// Whether the region with this path lies inside the scope.
+    pub fn contains(&self, path: &str) -> bool {
+        match self {
+            Scope::Global => true,
+            Scope::Paths(ps) => ps.iter().any(|p| path.starts_with(p.as_str())),
+        }
+    }
+
+    /// `[start, end)` ranges of paths, one per subtree (empty for `Global`).
+    pub fn ranges(&self) -> Vec<(String, String)> {
+        match self {
+            Scope::Global => Vec::new(),
+            Scope::Paths(ps) => ps.iter().map(|p| (p.clone(), subtree_end(p))).collect(),
+        }
+    }
+}
+
+/// The first path after every path of the subtree rooted at `prefix` ("/1/5/" → "/1/50"):
+/// '0' is the byte right after '/', and ids are digits.
+pub fn subtree_end(prefix: &str) -> String {
+    let trimmed = prefix.strip_suffix('/').unwrap_or(prefix);
+    format!("{trimmed}0")
+}
+
+/// A boxed diesel filter "this path column lies inside the scope", for any query over the
+/// table that owns the column.
+#[macro_export]
+macro_rules! scope_filter {
+    ($col:expr, $scope:expr) => {{
+        use diesel::prelude::*;
+        let scope: &$crate::auth::scope::Scope = $scope;
+        let mut filter: Box<
+            dyn diesel::BoxableExpression<_, $crate::db::MultiBackend, SqlType = diesel::sql_types::Bool>,
+        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>(if scope.is_global() {
+            "1=1"
+        } else {
+            "1=0"
+        }));
+        for (start, end) in scope.ranges() {
+            filter = Box::new(filter.or($col.ge(start).and($col.lt(end))));
+        }
+        filter
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_subtrees_collapse_and_siblings_stay_apart() {
+        let s = Scope::from_paths(vec!["/1/5/".into(), "/1/5/23/".into(), "/1/50/".into()]);
+        assert_eq!(s, Scope::Paths(vec!["/1/5/".into(), "/1/50/".into()]));
+        let s = Scope::from_paths(vec!["/1/5/".into()]);
+        assert!(s.contains("/1/5/"));
+        assert!(s.contains("/1/5/23/77/"));
+        // Region 50 is a sibling of region 5, not inside it.
+        assert!(!s.contains("/1/50/"));
+        assert!(!s.contains("/1/"));
+    }
+
+    #[test]
+    fn ranges_cover_exactly_the_subtree() {
+        let end = subtree_end("/1/5/");
+        assert_eq!(end, "/1/50");
+        for inside in ["/1/5/", "/1/5/9/", "/1/5/99999/1/"] {
+            assert!(inside >= "/1/5/" && inside < end.as_str(), "{inside}");
+        }
+        for outside in ["/1/50/", "/1/6/", "/1/", "/1/4/"] {
+            assert!(!(outside >= "/1/5/" && outside < end.as_str()), "{outside}");
+        }
+    }
+
+    #[test]
+    fn global_and_empty() {
+        assert!(Scope::Global.contains("/9/"));
+        assert!(!Scope::empty().contains("/9/"));
+        assert_eq!(Scope::empty().union(Scope::Global), Scope::Global);
+    }
+}

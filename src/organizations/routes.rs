@@ -1,0 +1,167 @@
+//! `/api/v1/organizations`
+
+use actix_web::{get, post, put, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
+use crate::auth::principal::Principal;
+use crate::db;
+use crate::error::{AppError, AppResult, StdErrors};
+use crate::http::pagination::PageParams;
+use crate::http::{JsonBody, Page};
+use crate::organizations::model::{JurisdictionUpdate, NewOrganization, OrgKind, OrgRow, Organization};
+use crate::organizations::store;
+use crate::regions::store as region_store;
+use crate::validate::Checks;
+use crate::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_organization)
+        .service(list_organizations)
+        .service(get_organization)
+        .service(set_jurisdiction);
+}
+
+fn one(conn: &mut db::DbConn, row: &OrgRow) -> AppResult<Organization> {
+    store::to_api(conn, std::slice::from_ref(row))?.pop().ok_or_else(AppError::not_found)
+}
+
+/// Loads an organisation the caller may read (404 otherwise).
+fn visible(conn: &mut db::DbConn, p: &Principal, id: i64) -> AppResult<OrgRow> {
+    let row = store::get(conn, id)?;
+    let paths = store::visibility_paths(conn, &row)?;
+    if !paths.iter().any(|path| authorize(p, Capability::ReadGrid, Target::Region(path)).is_ok()) {
+        // Say 403 rather than 404 only when no role could ever read organisations.
+        require(p, Capability::ReadGrid)?;
+        return Err(AppError::not_found());
+    }
+    Ok(row)
+}
+
+/// Register an organisation in a region of the caller's scope.
+#[utoipa::path(tag = "organizations", security(("bearer" = [])), request_body = NewOrganization,
+    responses((status = 201, body = Organization), StdErrors))]
+#[post("/organizations")]
+pub async fn create_organization(
+    state: web::Data<AppState>,
+    p: Principal,
+    body: JsonBody<NewOrganization>,
+) -> AppResult<HttpResponse> {
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let name = checks.name("name", &req.name, 64);
+    checks.finish()?;
+    let out = db::run_tx(&state.pool, move |conn| {
+        let region = region_store::get(conn, req.region_id)?;
+        authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
+        let allowed = req.kind.home_levels();
+        if !allowed.contains(&region.level()) {
+            let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
+            return Err(AppError::field(
+                "region_id",
+                format!("a {} sits in a {}", req.kind, names.join(" or ")),
+            ));
+        }
+        let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
+        one(conn, &row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// One organisation with its jurisdiction.
+#[utoipa::path(tag = "organizations", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Organization), StdErrors))]
+#[get("/organizations/{id}")]
+pub async fn get_organization(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Organization>> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |conn| {
+        let row = visible(conn, &p, id)?;
+        one(conn, &row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrgQuery {
+    pub kind: Option<OrgKind>,
+    /// Only organisations sitting in this region.
+    pub region_id: Option<i64>,
+}
+
+/// Organisations in the caller's scope (sitting in it or answering for part of it).
+#[utoipa::path(tag = "organizations", security(("bearer" = [])), params(OrgQuery, PageParams),
+    responses((status = 200, body = Page<Organization>), StdErrors))]
+#[get("/organizations")]
+pub async fn list_organizations(
+    state: web::Data<AppState>,
+    p: Principal,
+    filter: web::Query<OrgQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Organization>>> {
+    require(&p, Capability::ReadGrid)?;
+    let limit = page.limit()?;
+    let f = store::ListFilter {
+        kind: filter.kind,
+        region_id: filter.region_id,
+        after_id: page.after_id()?,
+        fetch: limit + 1,
+    };
+    let scope = scope_for(&p, Capability::ReadGrid);
+    let items = db::run(&state.pool, move |conn| {
+        let rows = store::list(conn, &scope, &f)?;
+        store::to_api(conn, &rows)
+    })
+    .await?;
+    Ok(web::Json(Page::from_rows(items, limit, |o: &Organization| o.id)))
+}
+
+/// Set the jurisdiction: townships for a police station, counties for a fire department.
+#[utoipa::path(tag = "organizations", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = JurisdictionUpdate, responses((status = 200, body = Organization), StdErrors))]
+#[put("/organizations/{id}/jurisdiction")]
+pub async fn set_jurisdiction(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<JurisdictionUpdate>,
+) -> AppResult<web::Json<Organization>> {
+    let id = id.into_inner();
+    let mut ids = body.into_inner().region_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > 500 {
+        return Err(AppError::field("region_ids", "at most 500 regions"));
+    }
+    let out = db::run_tx(&state.pool, move |conn| {
+        let org = visible(conn, &p, id)?;
+        let home = region_store::get(conn, org.region_id)?;
+        authorize(&p, Capability::ManageGrid, Target::Region(&home.path))?;
+        let kind = OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+        let level = kind
+            .jurisdiction_level()
+            .ok_or_else(|| AppError::field("region_ids", format!("a {kind} has no jurisdiction")))?;
+        let regions = region_store::get_many(conn, &ids)?;
+        if regions.len() != ids.len() {
+            return Err(AppError::not_found());
+        }
+        for r in &regions {
+            authorize(&p, Capability::ManageGrid, Target::Region(&r.path))?;
+            if r.level() != level {
+                return Err(AppError::field("region_ids", format!("{} is not a {level}", r.name)));
+            }
+        }
+        store::set_jurisdiction(conn, &org, kind, &regions)?;
+        let row = store::get(conn, id)?;
+        one(conn, &row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}

@@ -1,0 +1,136 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::regions;
+use crate::text_enum;
+
+text_enum!(
+    /// The six levels of the region tree. Township (乡镇, big grid 大网格), village (村/社区,
+    /// medium grid 中网格) and resident group (组, small grid 小网格) are the three grid tiers.
+    pub RegionLevel {
+        Province => "province",
+        Prefecture => "prefecture",
+        County => "county",
+        Township => "township",
+        Village => "village",
+        Group => "group",
+    }
+);
+
+impl RegionLevel {
+    pub fn depth(self) -> usize {
+        RegionLevel::ALL.iter().position(|l| *l == self).unwrap_or(0)
+    }
+
+    /// The level a child of this level has; `None` below a group.
+    pub fn child(self) -> Option<RegionLevel> {
+        RegionLevel::ALL.get(self.depth() + 1).copied()
+    }
+
+    /// Levels a deployment's root may have (SPEC §2).
+    pub fn may_be_root(self) -> bool {
+        matches!(self, RegionLevel::Province | RegionLevel::Prefecture | RegionLevel::County)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = regions)]
+pub struct RegionRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub level: String,
+    pub name: String,
+    pub code: String,
+    pub path: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A region as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Region {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub level: RegionLevel,
+    pub name: String,
+    pub code: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One step of a breadcrumb (湟中区 › 李家山镇 › …).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegionRef {
+    pub id: i64,
+    pub level: RegionLevel,
+    pub name: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RegionDetail {
+    #[serde(flatten)]
+    pub region: Region,
+    /// From the root down to the parent.
+    pub ancestors: Vec<RegionRef>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRegion {
+    /// Omitted only for a deployment's root (global administrators only).
+    pub parent_id: Option<i64>,
+    pub level: RegionLevel,
+    /// Chinese name, 1–64 characters, e.g. 李家山镇.
+    pub name: String,
+    /// Administrative code, unique, e.g. 630122101.
+    pub code: String,
+}
+
+impl RegionRow {
+    pub fn level(&self) -> RegionLevel {
+        // The CHECK constraint admits only the vocabulary.
+        RegionLevel::parse(&self.level).unwrap_or(RegionLevel::Group)
+    }
+
+    pub fn to_api(&self) -> Region {
+        Region {
+            id: self.id,
+            parent_id: self.parent_id,
+            level: self.level(),
+            name: self.name.clone(),
+            code: self.code.clone(),
+            created_at: self.created_at.and_utc(),
+            updated_at: self.updated_at.and_utc(),
+        }
+    }
+
+    pub fn to_ref(&self) -> RegionRef {
+        RegionRef { id: self.id, level: self.level(), name: self.name.clone(), code: self.code.clone() }
+    }
+
+    /// Ids of the ancestors, root first, read off the path.
+    pub fn ancestor_ids(&self) -> Vec<i64> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.parse::<i64>().ok())
+            .filter(|id| *id != self.id)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_descend_one_at_a_time() {
+        assert_eq!(RegionLevel::County.child(), Some(RegionLevel::Township));
+        assert_eq!(RegionLevel::Village.child(), Some(RegionLevel::Group));
+        assert_eq!(RegionLevel::Group.child(), None);
+        assert!(RegionLevel::County.may_be_root());
+        assert!(!RegionLevel::Township.may_be_root());
+    }
+}

@@ -1,0 +1,122 @@
+//! `/api/v1/regions`
+
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
+use crate::auth::principal::Principal;
+use crate::db;
+use crate::error::{AppError, AppResult, StdErrors};
+use crate::http::pagination::PageParams;
+use crate::http::{JsonBody, Page};
+use crate::regions::model::{NewRegion, Region, RegionDetail, RegionLevel, RegionRow};
+use crate::regions::store;
+use crate::validate::Checks;
+use crate::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_region).service(list_regions).service(get_region);
+}
+
+pub(crate) fn detail(conn: &mut db::DbConn, row: &RegionRow) -> AppResult<RegionDetail> {
+    Ok(RegionDetail { region: row.to_api(), ancestors: store::ancestors(conn, row)? })
+}
+
+/// Create a region: a root (global administrators only) or a child exactly one level below
+/// its parent.
+#[utoipa::path(tag = "regions", security(("bearer" = [])), request_body = NewRegion,
+    responses((status = 201, body = RegionDetail), StdErrors))]
+#[post("/regions")]
+pub async fn create_region(
+    state: web::Data<AppState>,
+    p: Principal,
+    body: JsonBody<NewRegion>,
+) -> AppResult<HttpResponse> {
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let name = checks.name("name", &req.name, 64);
+    let code = checks.code("code", &req.code);
+    checks.finish()?;
+    let created = db::run_tx(&state.pool, move |conn| {
+        let parent = match req.parent_id {
+            Some(id) => {
+                let parent = store::get(conn, id)?;
+                authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
+                if parent.level().child() != Some(req.level) {
+                    return Err(AppError::field(
+                        "level",
+                        format!("a child of a {} must be a {}", parent.level(), describe(parent.level().child())),
+                    ));
+                }
+                Some(parent)
+            }
+            None => {
+                authorize(&p, Capability::ManageGrid, Target::Top)?;
+                if !req.level.may_be_root() {
+                    return Err(AppError::field("level", "a root region must be a province, prefecture or county"));
+                }
+                None
+            }
+        };
+        if store::code_taken(conn, &code)? {
+            return Err(AppError::conflict(format!("region code {code} is already used")));
+        }
+        let row = store::insert(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
+        detail(conn, &row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+fn describe(level: Option<RegionLevel>) -> String {
+    level.map_or_else(|| "nothing (groups have no children)".to_string(), |l| l.to_string())
+}
+
+/// One region with its breadcrumb.
+#[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = RegionDetail), StdErrors))]
+#[get("/regions/{id}")]
+pub async fn get_region(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<RegionDetail>> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |conn| {
+        let row = store::get(conn, id)?;
+        authorize(&p, Capability::ReadGrid, Target::Region(&row.path))?;
+        detail(conn, &row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegionQuery {
+    /// Only the children of this region.
+    pub parent_id: Option<i64>,
+    /// Only regions of this level.
+    pub level: Option<RegionLevel>,
+}
+
+/// Regions in the caller's scope, by id.
+#[utoipa::path(tag = "regions", security(("bearer" = [])), params(RegionQuery, PageParams),
+    responses((status = 200, body = Page<Region>), StdErrors))]
+#[get("/regions")]
+pub async fn list_regions(
+    state: web::Data<AppState>,
+    p: Principal,
+    filter: web::Query<RegionQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Region>>> {
+    let limit = page.limit()?;
+    let f = store::ListFilter {
+        parent_id: filter.parent_id,
+        level: filter.level,
+        after_id: page.after_id()?,
+        fetch: limit + 1,
+    };
+    require(&p, Capability::ReadGrid)?;
+    let scope = scope_for(&p, Capability::ReadGrid);
+    let rows = db::run(&state.pool, move |conn| store::list(conn, &scope, &f)).await?;
+    let items = rows.iter().map(RegionRow::to_api).collect();
+    Ok(web::Json(Page::from_rows(items, limit, |r: &Region| r.id)))
+}

@@ -1,0 +1,83 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::principal::AssignmentOut;
+use crate::auth::roles::{Background, Role};
+use crate::db::schema::users;
+use crate::regions::model::RegionRef;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub region_id: Option<i64>,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub token_version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// An account as the API shows it (never its password hash).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: i64,
+    /// Usually a mobile number.
+    pub username: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    /// The region the account belongs to; null for global administrators.
+    pub region: Option<RegionRef>,
+    pub disabled: bool,
+    pub roles: Vec<AssignmentOut>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    /// The account's home region; omitted only by a global administrator for a global account.
+    pub region_id: Option<i64>,
+    /// At least 10 characters, not one of the most common passwords.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    /// An empty string clears it.
+    pub phone: Option<String>,
+    pub region_id: Option<i64>,
+    /// Disabling ends every session of the account at once.
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAssignment {
+    pub role: Role,
+    /// For every role but police and fire officers (and a global administrator).
+    pub region_id: Option<i64>,
+    /// For police officers (a police station) and fire officers (a fire department).
+    pub organization_id: Option<i64>,
+    /// Committee title of a township official, e.g. 副镇长.
+    pub title: Option<String>,
+    /// Background of a small-grid roster member (一长三员).
+    pub background: Option<Background>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub new_password: String,
+}

@@ -1,0 +1,334 @@
+//! `/api/v1/users`: accounts and role assignments, for administrators inside their subtree.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
+use crate::auth::principal::{load_assignments, Principal};
+use crate::auth::roles::Role;
+use crate::auth::scope::Scope;
+use crate::db::schema::{role_assignments, users};
+use crate::db::{self, DbConn};
+use crate::error::{AppError, AppResult, StdErrors};
+use crate::http::pagination::PageParams;
+use crate::http::{JsonBody, Page};
+use crate::organizations::model::OrgKind;
+use crate::organizations::store as org_store;
+use crate::regions::store as region_store;
+use crate::users::grants::{self, Bound};
+use crate::users::model::{NewAssignment, NewUser, PasswordReset, User, UserPatch, UserRow};
+use crate::users::store;
+use crate::validate::Checks;
+use crate::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_user)
+        .service(list_users)
+        .service(get_user)
+        .service(patch_user)
+        .service(grant_role)
+        .service(revoke_role)
+        .service(reset_password);
+}
+
+/// Where an account lives, for the policy: its home region, or the top for a global account.
+fn authorize_region(conn: &mut DbConn, p: &Principal, region_id: Option<i64>) -> AppResult<()> {
+    match region_id {
+        Some(id) => {
+            let r = region_store::get(conn, id)?;
+            authorize(p, Capability::ManageAccounts, Target::Region(&r.path))
+        }
+        None => authorize(p, Capability::ManageAccounts, Target::Top),
+    }
+}
+
+/// Loads an account the caller administers; 404 for anyone else's.
+fn managed(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
+    require(p, Capability::ManageAccounts)?;
+    let user = store::get(conn, id)?;
+    authorize_region(conn, p, user.region_id)?;
+    Ok(user)
+}
+
+fn one(conn: &mut DbConn, row: UserRow) -> AppResult<User> {
+    store::to_api(conn, &[row])?.pop().ok_or_else(AppError::not_found)
+}
+
+/// Create an account in a region of the caller's subtree.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser,
+    responses((status = 201, body = User), StdErrors))]
+#[post("/users")]
+pub async fn create_user(state: web::Data<AppState>, p: Principal, body: JsonBody<NewUser>) -> AppResult<HttpResponse> {
+    require(&p, Capability::ManageAccounts)?;
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let username = checks.username("username", &req.username);
+    let display_name = checks.name("display_name", &req.display_name, 64);
+    let phone = req.phone.as_deref().map(|ph| checks.phone("phone", ph));
+    if let Err(m) = crate::auth::password::check_policy(&req.password) {
+        checks.fail("password", m);
+    }
+    checks.finish()?;
+    let (p2, region_id) = (p.clone(), req.region_id);
+    db::run(&state.pool, move |conn| authorize_region(conn, &p2, region_id)).await?;
+    let hash = crate::auth::hash_password(&state, req.password).await?;
+    let out = db::run_tx(&state.pool, move |conn| {
+        authorize_region(conn, &p, region_id)?;
+        let row = store::insert(
+            conn,
+            store::NewUserRow {
+                username: &username,
+                display_name: &display_name,
+                phone: phone.as_deref(),
+                region_id,
+                password_hash: &hash,
+            },
+            db::now(),
+        )?;
+        one(conn, row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Only accounts whose home lies in this region's subtree.
+    pub region_id: Option<i64>,
+    /// Only accounts holding this role.
+    pub role: Option<Role>,
+}
+
+/// Accounts the caller administers.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(UserQuery, PageParams),
+    responses((status = 200, body = Page<User>), StdErrors))]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    p: Principal,
+    filter: web::Query<UserQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<User>>> {
+    require(&p, Capability::ManageAccounts)?;
+    let limit = page.limit()?;
+    let f = store::ListFilter {
+        region_id: filter.region_id,
+        role: filter.role.map(|r| r.as_str().to_string()),
+        after_id: page.after_id()?,
+        fetch: limit + 1,
+    };
+    let items = db::run(&state.pool, move |conn| {
+        let within = match f.region_id {
+            Some(id) => {
+                let r = region_store::get(conn, id)?;
+                authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
+                Some(Scope::from_paths(vec![r.path]))
+            }
+            None => None,
+        };
+        let rows = store::list(conn, &scope_for(&p, Capability::ManageAccounts), within.as_ref(), &f)?;
+        store::to_api(conn, &rows)
+    })
+    .await?;
+    Ok(web::Json(Page::from_rows(items, limit, |u: &User| u.id)))
+}
+
+/// One account.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = User), StdErrors))]
+#[get("/users/{id}")]
+pub async fn get_user(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<User>> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |conn| {
+        let row = managed(conn, &p, id)?;
+        one(conn, row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+/// Change an account's name, phone, home region or disabled flag. Disabling ends all its
+/// sessions at once.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UserPatch,
+    responses((status = 200, body = User), StdErrors))]
+#[patch("/users/{id}")]
+pub async fn patch_user(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<UserPatch>,
+) -> AppResult<web::Json<User>> {
+    let id = id.into_inner();
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let display_name = req.display_name.as_deref().map(|n| checks.name("display_name", n, 64));
+    let phone = req.phone.as_deref().map(|ph| if ph.trim().is_empty() { None } else { Some(checks.phone("phone", ph)) });
+    checks.finish()?;
+    let out = db::run_tx(&state.pool, move |conn| {
+        let row = managed(conn, &p, id)?;
+        let now = db::now();
+        if let Some(region_id) = req.region_id {
+            authorize_region(conn, &p, Some(region_id))?;
+            diesel::update(users::table.find(id)).set(users::region_id.eq(region_id)).execute(conn)?;
+        }
+        if let Some(name) = display_name {
+            diesel::update(users::table.find(id)).set(users::display_name.eq(name)).execute(conn)?;
+        }
+        if let Some(phone) = phone {
+            diesel::update(users::table.find(id)).set(users::phone.eq(phone)).execute(conn)?;
+        }
+        match req.disabled {
+            Some(true) if !row.disabled => {
+                if id == p.user_id {
+                    return Err(AppError::conflict("you cannot disable your own account"));
+                }
+                diesel::update(users::table.find(id)).set(users::disabled.eq(true)).execute(conn)?;
+                store::revoke_all_tokens(conn, id, "account disabled")?;
+            }
+            Some(false) if row.disabled => {
+                diesel::update(users::table.find(id)).set(users::disabled.eq(false)).execute(conn)?;
+            }
+            _ => {}
+        }
+        diesel::update(users::table.find(id)).set(users::updated_at.eq(now)).execute(conn)?;
+        let row = store::get(conn, id)?;
+        one(conn, row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+/// Grant a role bound to a region or organisation inside the caller's subtree.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = NewAssignment,
+    responses((status = 201, body = User), StdErrors))]
+#[post("/users/{id}/roles")]
+pub async fn grant_role(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<NewAssignment>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let title = req.title.as_deref().map(|t| checks.name("title", t, 32));
+    if req.region_id.is_some() && req.organization_id.is_some() {
+        checks.fail("organization_id", "give a region or an organisation, not both");
+    }
+    checks.finish()?;
+    let out = db::run_tx(&state.pool, move |conn| {
+        managed(conn, &p, id)?;
+        let bound = match (req.region_id, req.organization_id) {
+            (Some(rid), _) => {
+                let r = region_store::get(conn, rid)?;
+                authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
+                Bound::Region(r.level())
+            }
+            (None, Some(oid)) => {
+                let org = org_store::get(conn, oid)?;
+                let home = region_store::get(conn, org.region_id)?;
+                authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
+                Bound::Organization(OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?)
+            }
+            (None, None) => {
+                if req.role == Role::Admin {
+                    // An unbound admin is a global administrator: only one may make another.
+                    authorize(&p, Capability::ManageAccounts, Target::Top)?;
+                }
+                Bound::Nothing
+            }
+        };
+        grants::check(req.role, bound, title.as_deref(), req.background)?;
+        if req.role == Role::GridLeader {
+            ensure_no_other_leader(conn, req.region_id)?;
+        }
+        store::add_role(
+            conn,
+            id,
+            req.role.as_str(),
+            req.region_id,
+            req.organization_id,
+            title.as_deref(),
+            req.background.map(|b| b.as_str()),
+        )?;
+        let row = store::get(conn, id)?;
+        one(conn, row)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+/// 一长: a group has exactly one grid leader.
+fn ensure_no_other_leader(conn: &mut DbConn, group_id: Option<i64>) -> AppResult<()> {
+    let n: i64 = role_assignments::table
+        .filter(role_assignments::role.eq(Role::GridLeader.as_str()))
+        .filter(role_assignments::region_id.eq(group_id))
+        .count()
+        .get_result(conn)?;
+    if n > 0 {
+        return Err(AppError::conflict("this group already has a grid leader"));
+    }
+    Ok(())
+}
+
+/// Remove a role assignment.
+#[utoipa::path(tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path), ("assignment_id" = i64, Path)),
+    responses((status = 204, description = "removed"), StdErrors))]
+#[delete("/users/{id}/roles/{assignment_id}")]
+pub async fn revoke_role(
+    state: web::Data<AppState>,
+    p: Principal,
+    path: web::Path<(i64, i64)>,
+) -> AppResult<HttpResponse> {
+    let (id, assignment_id) = path.into_inner();
+    db::run_tx(&state.pool, move |conn| {
+        managed(conn, &p, id)?;
+        let mut held = load_assignments(conn, &[id])?.remove(&id).unwrap_or_default();
+        let pos = held.iter().position(|a| a.id == assignment_id).ok_or_else(AppError::not_found)?;
+        let a = held.swap_remove(pos);
+        match (&a.region_path, &a.organization) {
+            (Some(path), _) => authorize(&p, Capability::ManageAccounts, Target::Region(path))?,
+            (None, Some(org)) => {
+                let org = org_store::get(conn, org.id)?;
+                let home = region_store::get(conn, org.region_id)?;
+                authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?
+            }
+            (None, None) => authorize(&p, Capability::ManageAccounts, Target::Top)?,
+        }
+        if a.role == Role::Admin && a.scope.is_global() && store::count_global_admins(conn)? <= 1 {
+            return Err(AppError::conflict("the last global administrator cannot be removed"));
+        }
+        diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Set a new password for an account; all its sessions end at once.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = PasswordReset,
+    responses((status = 204, description = "reset"), StdErrors))]
+#[post("/users/{id}/reset-password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<PasswordReset>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let new_password = body.into_inner().new_password;
+    crate::auth::password::check_policy(&new_password).map_err(|m| AppError::field("new_password", m))?;
+    let p2 = p.clone();
+    db::run(&state.pool, move |conn| managed(conn, &p2, id).map(|_| ())).await?;
+    let hash = crate::auth::hash_password(&state, new_password).await?;
+    db::run_tx(&state.pool, move |conn| {
+        managed(conn, &p, id)?;
+        store::set_password(conn, id, &hash)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
