@@ -273,3 +273,121 @@ where
         self.json(Method::POST, path, token, Some(body)).await
     }
 }
+
+pub const PASSWORD: &str = "湟中区消防网格-2026";
+
+/// Creates a global administrator directly in the database (as `firegrid user create --admin`
+/// would) and logs in over HTTP; returns the access token.
+pub async fn root_token<S, B>(app: &TestApp<S>) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut conn = app.db.conn();
+    firegrid::bootstrap::create_user(&mut conn, "root", "超级管理员", PASSWORD, None, true).expect("root user");
+    login(app, "root", PASSWORD).await
+}
+
+#[track_caller]
+pub fn id_of(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+pub async fn login<S, B>(app: &TestApp<S>, username: &str, password: &str) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .post("/api/v1/auth/login", None, serde_json::json!({"username": username, "password": password}))
+        .await;
+    r.assert_status(200)["access_token"].as_str().expect("access_token").to_string()
+}
+
+pub async fn create_region<S, B>(app: &TestApp<S>, token: &str, parent: Option<i64>, level: &str, name: &str, code: &str) -> i64
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .post(
+            "/api/v1/regions",
+            Some(token),
+            serde_json::json!({"parent_id": parent, "level": level, "name": name, "code": code}),
+        )
+        .await;
+    id_of(r.assert_status(201))
+}
+
+pub async fn create_org<S, B>(app: &TestApp<S>, token: &str, kind: &str, name: &str, region_id: i64) -> i64
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .post("/api/v1/organizations", Some(token), serde_json::json!({"kind": kind, "name": name, "region_id": region_id}))
+        .await;
+    id_of(r.assert_status(201))
+}
+
+/// Creates an account with one role (bound to `region_id` or, for officers, `org_id`), logs
+/// it in and returns (user id, access token).
+pub async fn user_with_role<S, B>(
+    app: &TestApp<S>,
+    admin_token: &str,
+    username: &str,
+    home_region: i64,
+    role: &str,
+    region_id: Option<i64>,
+    org_id: Option<i64>,
+) -> (i64, String)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .post(
+            "/api/v1/users",
+            Some(admin_token),
+            serde_json::json!({"username": username, "display_name": format!("用户{username}"), "region_id": home_region, "password": PASSWORD}),
+        )
+        .await;
+    let uid = id_of(r.assert_status(201));
+    let r = app
+        .post(
+            &format!("/api/v1/users/{uid}/roles"),
+            Some(admin_token),
+            serde_json::json!({"role": role, "region_id": region_id, "organization_id": org_id}),
+        )
+        .await;
+    r.assert_status(201);
+    (uid, login(app, username, PASSWORD).await)
+}
+
+/// A small real tree: 湟中区 (county) › 李家山镇 (township) › 李家山村 (village) › 一组 (group),
+/// and a second county 大通县 with its own township, for cross-area tests.
+pub struct Tree {
+    pub province: i64,
+    pub county: i64,
+    pub township: i64,
+    pub village: i64,
+    pub group: i64,
+    pub other_county: i64,
+    pub other_township: i64,
+}
+
+pub async fn tree<S, B>(app: &TestApp<S>, root: &str) -> Tree
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let province = create_region(app, root, None, "province", "青海省", "630000").await;
+    let prefecture = create_region(app, root, Some(province), "prefecture", "西宁市", "630100").await;
+    let county = create_region(app, root, Some(prefecture), "county", "湟中区", "630106").await;
+    let township = create_region(app, root, Some(county), "township", "李家山镇", "630106101").await;
+    let village = create_region(app, root, Some(township), "village", "李家山村", "630106101001").await;
+    let group = create_region(app, root, Some(village), "group", "一组", "630106101001001").await;
+    let other_county = create_region(app, root, Some(prefecture), "county", "大通回族土族自治县", "630121").await;
+    let other_township = create_region(app, root, Some(other_county), "township", "桥头镇", "630121100").await;
+    Tree { province, county, township, village, group, other_county, other_township }
+}
