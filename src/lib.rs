@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod hazards;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -1,0 +1,5 @@
+//! Hazard cases: report, escalate up the tiers, police transfer, listed supervision, closure
+//! review. `workflow` is the state machine; the rest is storage and HTTP around it.
+
+pub mod model;
+pub mod workflow;
