@@ -1,5 +1,9 @@
 //! Hazard cases: report, escalate up the tiers, police transfer, listed supervision, closure
 //! review. `workflow` is the state machine; the rest is storage and HTTP around it.
 
+pub mod events;
 pub mod model;
+pub mod routes;
+pub mod store;
+pub mod sweep;
 pub mod workflow;

@@ -1,0 +1,256 @@
+//! The case timeline: append-only events, each carrying SHA-256 over the previous event's hash
+//! and its own content, so that any change to the stored history is detectable
+//! (`firegrid audit verify`). The database refuses UPDATE and DELETE on the table as well.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::db::schema::{hazard_events, users};
+use crate::db::DbConn;
+use crate::error::AppResult;
+
+/// The hash the first event of a case chains to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = hazard_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub hazard_id: i64,
+    pub seq: i32,
+    pub action: String,
+    pub actor_user_id: Option<i64>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub from_level: Option<String>,
+    pub to_level: String,
+    pub params: String,
+    pub created_at: NaiveDateTime,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// What goes into a new event; `append` adds sequence, time and hashes.
+pub struct NewEvent<'a> {
+    pub hazard_id: i64,
+    pub action: &'a str,
+    pub actor_user_id: Option<i64>,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub from_level: Option<&'a str>,
+    pub to_level: &'a str,
+    pub params: &'a serde_json::Value,
+}
+
+/// The hash of one event: every stored field, in a fixed order, one per line, the parameters
+/// (the only free text) last, exactly as stored.
+#[allow(clippy::too_many_arguments)]
+pub fn compute_hash(
+    prev_hash: &str,
+    hazard_id: i64,
+    seq: i32,
+    action: &str,
+    actor_user_id: Option<i64>,
+    from_status: Option<&str>,
+    to_status: &str,
+    from_level: Option<&str>,
+    to_level: &str,
+    created_at: NaiveDateTime,
+    params: &str,
+) -> String {
+    let actor = actor_user_id.map_or_else(|| "system".to_string(), |a| a.to_string());
+    let content = format!(
+        "{prev_hash}\n{hazard_id}\n{seq}\n{action}\n{actor}\n{}\n{to_status}\n{}\n{to_level}\n{}\n{params}",
+        from_status.unwrap_or("-"),
+        from_level.unwrap_or("-"),
+        created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+    );
+    hex::encode(Sha256::digest(content.as_bytes()))
+}
+
+impl EventRow {
+    pub fn recompute(&self) -> String {
+        compute_hash(
+            &self.prev_hash,
+            self.hazard_id,
+            self.seq,
+            &self.action,
+            self.actor_user_id,
+            self.from_status.as_deref(),
+            &self.to_status,
+            self.from_level.as_deref(),
+            &self.to_level,
+            self.created_at,
+            &self.params,
+        )
+    }
+}
+
+/// Appends an event after the case's last one. Callers hold the case row (its version check
+/// in the same transaction), so no other event of this case is being written concurrently.
+pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResult<EventRow> {
+    let last: Option<(i32, String)> = hazard_events::table
+        .filter(hazard_events::hazard_id.eq(e.hazard_id))
+        .order(hazard_events::seq.desc())
+        .select((hazard_events::seq, hazard_events::hash))
+        .first(conn)
+        .optional()?;
+    let (seq, prev_hash) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let params = e.params.to_string();
+    let hash = compute_hash(
+        &prev_hash,
+        e.hazard_id,
+        seq,
+        e.action,
+        e.actor_user_id,
+        e.from_status,
+        e.to_status,
+        e.from_level,
+        e.to_level,
+        now,
+        &params,
+    );
+    let id: i64 = diesel::insert_into(hazard_events::table)
+        .values((
+            hazard_events::hazard_id.eq(e.hazard_id),
+            hazard_events::seq.eq(seq),
+            hazard_events::action.eq(e.action),
+            hazard_events::actor_user_id.eq(e.actor_user_id),
+            hazard_events::from_status.eq(e.from_status),
+            hazard_events::to_status.eq(e.to_status),
+            hazard_events::from_level.eq(e.from_level),
+            hazard_events::to_level.eq(e.to_level),
+            hazard_events::params.eq(&params),
+            hazard_events::created_at.eq(now),
+            hazard_events::prev_hash.eq(&prev_hash),
+            hazard_events::hash.eq(&hash),
+        ))
+        .returning(hazard_events::id)
+        .get_result(conn)?;
+    Ok(EventRow {
+        id,
+        hazard_id: e.hazard_id,
+        seq,
+        action: e.action.to_string(),
+        actor_user_id: e.actor_user_id,
+        from_status: e.from_status.map(String::from),
+        to_status: e.to_status.to_string(),
+        from_level: e.from_level.map(String::from),
+        to_level: e.to_level.to_string(),
+        params,
+        created_at: now,
+        prev_hash,
+        hash,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Actor {
+    pub id: i64,
+    pub display_name: String,
+}
+
+/// One entry of a case's timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub seq: i32,
+    /// `report`, an action of SPEC §5, or `deadline_expired` (the system).
+    pub action: String,
+    /// Null when the system acted.
+    pub actor: Option<Actor>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub from_level: Option<String>,
+    pub to_level: String,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// SHA-256 over the previous event's hash and this event's content.
+    pub hash: String,
+}
+
+pub fn timeline(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<Event>> {
+    let rows: Vec<(EventRow, Option<String>)> = hazard_events::table
+        .left_join(users::table.on(hazard_events::actor_user_id.eq(users::id.nullable())))
+        .filter(hazard_events::hazard_id.eq(hazard_id))
+        .order(hazard_events::seq.asc())
+        .select((EventRow::as_select(), users::display_name.nullable()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, name)| Event {
+            seq: r.seq,
+            actor: r.actor_user_id.map(|id| Actor { id, display_name: name.unwrap_or_default() }),
+            action: r.action,
+            from_status: r.from_status,
+            to_status: r.to_status,
+            from_level: r.from_level,
+            to_level: r.to_level,
+            params: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
+            created_at: r.created_at.and_utc(),
+            hash: r.hash,
+        })
+        .collect())
+}
+
+/// A case whose stored chain does not verify, and where it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenChain {
+    pub hazard_id: i64,
+    pub seq: i32,
+    pub reason: String,
+}
+
+/// Recomputes every chain, reading events in pages so that millions fit in memory.
+pub fn verify_all(conn: &mut DbConn) -> AppResult<(u64, Vec<BrokenChain>)> {
+    let mut broken = Vec::new();
+    let mut checked = 0u64;
+    let mut after: (i64, i32) = (0, 0);
+    // (hazard, expected next seq, expected prev hash); a broken case is reported once.
+    let mut current: Option<(i64, i32, String, bool)> = None;
+    loop {
+        let page: Vec<EventRow> = hazard_events::table
+            .filter(
+                hazard_events::hazard_id
+                    .gt(after.0)
+                    .or(hazard_events::hazard_id.eq(after.0).and(hazard_events::seq.gt(after.1))),
+            )
+            .order((hazard_events::hazard_id.asc(), hazard_events::seq.asc()))
+            .limit(5000)
+            .select(EventRow::as_select())
+            .load(conn)?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            checked += 1;
+            let (expected_seq, expected_prev, already_broken) = match &current {
+                Some((h, seq, prev, b)) if *h == e.hazard_id => (*seq, prev.clone(), *b),
+                _ => (1, GENESIS.to_string(), false),
+            };
+            let problem = if e.seq != expected_seq {
+                Some(format!("expected event {expected_seq}, found {}", e.seq))
+            } else if e.prev_hash != expected_prev {
+                Some("prev_hash does not match the previous event".to_string())
+            } else if e.recompute() != e.hash {
+                Some("content does not match its hash".to_string())
+            } else {
+                None
+            };
+            let mut is_broken = already_broken;
+            if let (Some(reason), false) = (problem, already_broken) {
+                broken.push(BrokenChain { hazard_id: e.hazard_id, seq: e.seq, reason });
+                is_broken = true;
+            }
+            current = Some((e.hazard_id, e.seq + 1, e.hash.clone(), is_broken));
+            after = (e.hazard_id, e.seq);
+        }
+    }
+    Ok((checked, broken))
+}

@@ -1,0 +1,260 @@
+//! `/api/v1/hazards`, `/api/v1/spot-checks`
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::policy::{authorize, Capability, Target};
+use crate::auth::principal::Principal;
+use crate::auth::roles::Role;
+use crate::auth::scope::Scope;
+use crate::db;
+use crate::error::{AppError, AppResult, StdErrors};
+use crate::hazards::events::{self, Event};
+use crate::hazards::model::*;
+use crate::hazards::store::{self, Hazard};
+use crate::http::pagination::PageParams;
+use crate::http::{JsonBody, Page};
+use crate::idempotency;
+use crate::regions::store as region_store;
+use crate::validate::Checks;
+use crate::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(report_hazard)
+        .service(list_hazards)
+        .service(get_hazard)
+        .service(hazard_events)
+        .service(act_on_hazard)
+        .service(draw_spot_checks);
+}
+
+fn validate_new(new: &NewHazard) -> AppResult<()> {
+    let mut c = Checks::new();
+    c.name("title", &new.title, 100);
+    if new.description.trim().is_empty() {
+        c.fail("description", "must not be empty");
+    } else if new.description.chars().count() > 4000 {
+        c.fail("description", "must be at most 4000 characters");
+    }
+    if let Some(a) = &new.address {
+        c.name("address", a, 200);
+    }
+    match (new.lat, new.lng) {
+        (Some(lat), Some(lng)) => {
+            if !(-90.0..=90.0).contains(&lat) {
+                c.fail("lat", "must be between -90 and 90");
+            }
+            if !(-180.0..=180.0).contains(&lng) {
+                c.fail("lng", "must be between -180 and 180");
+            }
+        }
+        (None, None) => {}
+        (Some(_), None) => c.fail("lng", "is required with lat"),
+        (None, Some(_)) => c.fail("lat", "is required with lng"),
+    }
+    if new.found_at.is_some_and(|t| t > chrono::Utc::now() + chrono::Duration::hours(1)) {
+        c.fail("found_at", "must not be in the future");
+    }
+    c.finish()
+}
+
+/// The stored or fresh response of an idempotent request.
+fn respond(stored: idempotency::Stored) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
+    let mut resp = HttpResponse::build(status);
+    if stored.replayed {
+        resp.insert_header(("idempotent-replayed", "true"));
+    }
+    resp.json(stored.body)
+}
+
+fn one(conn: &mut db::DbConn, p: &Principal, row: store::HazardRow) -> AppResult<serde_json::Value> {
+    let out = store::to_api(conn, &[row], Some(p), db::now())?.pop().ok_or_else(AppError::not_found)?;
+    serde_json::to_value(out).map_err(|e| AppError::internal(e.to_string()))
+}
+
+/// Report a hazard (立案建档) in a group of the caller's scope. Send an `Idempotency-Key` so that
+/// a retry after a lost response returns the same case instead of a second one.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), request_body = NewHazard,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    responses((status = 201, body = Hazard), StdErrors))]
+#[post("/hazards")]
+pub async fn report_hazard(
+    state: web::Data<AppState>,
+    p: Principal,
+    req: HttpRequest,
+    body: JsonBody<NewHazard>,
+) -> AppResult<HttpResponse> {
+    let new = body.into_inner();
+    validate_new(&new)?;
+    let key = idempotency::key_of(req.headers())?;
+    let fp = idempotency::fingerprint("POST /hazards", &serde_json::to_vec(&new).unwrap_or_default());
+    let stored = db::run_tx(&state.pool, move |conn| {
+        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            let row = store::create(conn, &p, &new, db::now())?;
+            Ok((201, one(conn, &p, row)?))
+        })
+    })
+    .await?;
+    Ok(respond(stored))
+}
+
+/// One case with `allowed_actions` for the caller.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Hazard), StdErrors))]
+#[get("/hazards/{id}")]
+pub async fn get_hazard(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |conn| {
+        let row = store::visible(conn, &p, id)?;
+        one(conn, &p, row)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The case's timeline, oldest first.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Event>), StdErrors))]
+#[get("/hazards/{id}/events")]
+pub async fn hazard_events(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<Vec<Event>>> {
+    let id = id.into_inner();
+    let out = db::run(&state.pool, move |conn| {
+        store::visible(conn, &p, id)?;
+        events::timeline(conn, id)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+/// Take an action on a case (SPEC §5). 403 when your roles never allow it, 409
+/// `invalid_transition` when not now, 409 `version_conflict` on a stale `expected_version`.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path),
+    ("Idempotency-Key" = Option<String>, Header, description = "retry-safe action")),
+    request_body = ActionRequest, responses((status = 200, body = Hazard), StdErrors))]
+#[post("/hazards/{id}/actions")]
+pub async fn act_on_hazard(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    body: JsonBody<ActionRequest>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let action = body.into_inner();
+    let key = idempotency::key_of(req.headers())?;
+    let fp = idempotency::fingerprint(&format!("POST /hazards/{id}/actions"), &serde_json::to_vec(&action).unwrap_or_default());
+    let stored = db::run_tx(&state.pool, move |conn| {
+        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            let row = store::act(conn, &p, id, &action, db::now())?;
+            Ok((200, one(conn, &p, row)?))
+        })
+    })
+    .await?;
+    Ok(respond(stored))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HazardQuery {
+    pub status: Option<Status>,
+    pub level: Option<Level>,
+    pub severity: Option<Severity>,
+    pub category: Option<Category>,
+    /// Only cases in this region's subtree.
+    pub region_id: Option<i64>,
+    /// Only open cases past their deadline.
+    pub overdue: Option<bool>,
+    /// Only cases listed for supervision.
+    pub listed: Option<bool>,
+    /// Received at or after (RFC 3339).
+    pub created_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Received before (RFC 3339).
+    pub created_to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Cases in the caller's scope, newest first.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(HazardQuery, PageParams),
+    responses((status = 200, body = Page<Hazard>), StdErrors))]
+#[get("/hazards")]
+pub async fn list_hazards(
+    state: web::Data<AppState>,
+    p: Principal,
+    q: web::Query<HazardQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Hazard>>> {
+    let limit = page.limit()?;
+    let q = q.into_inner();
+    let mut f = store::ListFilter {
+        status: q.status,
+        level: q.level,
+        severity: q.severity,
+        category: q.category,
+        within: None,
+        overdue: q.overdue.unwrap_or(false),
+        listed: q.listed.unwrap_or(false),
+        created_from: q.created_from.map(|t| t.naive_utc()),
+        created_to: q.created_to.map(|t| t.naive_utc()),
+        before_id: page.after_id()?,
+        fetch: limit + 1,
+    };
+    let region_id = q.region_id;
+    let items = db::run(&state.pool, move |conn| {
+        if let Some(rid) = region_id {
+            let r = region_store::get(conn, rid)?;
+            authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
+            f.within = Some(Scope::from_paths(vec![r.path]));
+        }
+        let now = db::now();
+        let rows = store::list(conn, &p.scope, &f, now)?;
+        store::to_api(conn, &rows, None, now)
+    })
+    .await?;
+    Ok(web::Json(Page::from_rows(items, limit, |h: &Hazard| h.id)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpotCheckRequest {
+    /// Draw from this region's subtree.
+    pub region_id: i64,
+    /// 1–100 cases.
+    pub sample_size: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpotCheckSample {
+    pub items: Vec<Hazard>,
+}
+
+/// Draw a uniformly random sample of closed cases not checked in the last 90 days, for a fire
+/// officer to verify online (网上抽查核实); record each verdict with the `spot_check` action.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), request_body = SpotCheckRequest,
+    responses((status = 200, body = SpotCheckSample), StdErrors))]
+#[post("/spot-checks")]
+pub async fn draw_spot_checks(
+    state: web::Data<AppState>,
+    p: Principal,
+    body: JsonBody<SpotCheckRequest>,
+) -> AppResult<web::Json<SpotCheckSample>> {
+    let req = body.into_inner();
+    if !p.has_role(Role::FireOfficer) {
+        return Err(AppError::forbidden("spot checks are drawn by fire officers"));
+    }
+    if !(1..=100).contains(&req.sample_size) {
+        return Err(AppError::field("sample_size", "must be between 1 and 100"));
+    }
+    let items = db::run(&state.pool, move |conn| {
+        let r = region_store::get(conn, req.region_id)?;
+        let fire_scope = p.scope_of(&[Role::FireOfficer]);
+        if !fire_scope.contains(&r.path) {
+            return Err(AppError::not_found());
+        }
+        let now = db::now();
+        let rows = store::sample_closed(conn, &fire_scope, &Scope::from_paths(vec![r.path]), req.sample_size, now)?;
+        store::to_api(conn, &rows, Some(&p), now)
+    })
+    .await?;
+    Ok(web::Json(SpotCheckSample { items }))
+}

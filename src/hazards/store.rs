@@ -1,0 +1,620 @@
+//! Hazard storage: case numbers, the case row, applying the state machine's effects together
+//! with their event and notifications in one transaction, and scoped lists.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::principal::Principal;
+use crate::auth::roles::Role;
+use crate::auth::scope::Scope;
+use crate::db::schema::{attachments, case_counters, hazards, organization_jurisdictions, premises, regions};
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::hazards::events::{self, NewEvent};
+use crate::hazards::model::*;
+use crate::hazards::workflow::{self, Actor, CaseState, Effects, Notify, Refusal};
+use crate::notifications::store::{self as notify, Place};
+use crate::regions::model::{RegionLevel, RegionRef};
+use crate::regions::store as region_store;
+use crate::scope_filter;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = hazards)]
+pub struct HazardRow {
+    pub id: i64,
+    pub case_no: String,
+    pub county_id: i64,
+    pub group_id: i64,
+    pub region_path: String,
+    pub premises_id: Option<i64>,
+    pub category: String,
+    pub severity: String,
+    pub title: String,
+    pub description: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub source: String,
+    pub reporter_user_id: Option<i64>,
+    pub status: String,
+    pub level: String,
+    pub deadline: Option<NaiveDateTime>,
+    pub deadline_reminded: bool,
+    pub difficulty: Option<String>,
+    pub supervision_listed: bool,
+    pub supervision_overdue: bool,
+    pub outcome: Option<String>,
+    pub duplicate_of: Option<i64>,
+    pub rectification_submitted_by: Option<i64>,
+    pub found_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub last_spot_checked_at: Option<NaiveDateTime>,
+    pub version: i32,
+}
+
+fn vocab<T>(parsed: Option<T>, what: &str) -> AppResult<T> {
+    parsed.ok_or_else(|| AppError::internal(format!("unknown {what} in database")))
+}
+
+impl HazardRow {
+    pub fn status(&self) -> AppResult<Status> {
+        vocab(Status::parse(&self.status), "status")
+    }
+    pub fn level(&self) -> AppResult<Level> {
+        vocab(Level::parse(&self.level), "level")
+    }
+    pub fn place(&self) -> AppResult<Place> {
+        Place::from_group_path(&self.region_path).ok_or_else(|| AppError::internal("case outside a full tree"))
+    }
+
+    pub fn state(&self, has_police_station: bool) -> AppResult<CaseState> {
+        Ok(CaseState {
+            status: self.status()?,
+            level: self.level()?,
+            severity: vocab(Severity::parse(&self.severity), "severity")?,
+            supervision_listed: self.supervision_listed,
+            supervision_overdue: self.supervision_overdue,
+            deadline: self.deadline.map(|d| d.and_utc()),
+            rectification_submitted_by: self.rectification_submitted_by,
+            has_police_station,
+        })
+    }
+}
+
+/// A case as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Hazard {
+    pub id: i64,
+    pub case_no: String,
+    pub group: RegionRef,
+    pub premises_id: Option<i64>,
+    pub category: Category,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub source: Source,
+    pub reporter_id: Option<i64>,
+    pub status: Status,
+    pub level: Level,
+    pub deadline: Option<DateTime<Utc>>,
+    /// Open with its deadline passed.
+    pub overdue: bool,
+    pub difficulty: Option<Difficulty>,
+    pub supervision_listed: bool,
+    /// A listed case past its county deadline (flagged on the county's board).
+    pub supervision_overdue: bool,
+    pub outcome: Option<Outcome>,
+    pub duplicate_of: Option<i64>,
+    /// When the phone saw it.
+    pub found_at: Option<DateTime<Utc>>,
+    /// When the server received it.
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    /// What the caller may do now (on single-case responses; null in lists).
+    pub allowed_actions: Option<Vec<ActionKind>>,
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> AppResult<HazardRow> {
+    hazards::table.find(id).select(HazardRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+}
+
+/// A case the caller can see; 404 for any other.
+pub fn visible(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<HazardRow> {
+    let row = get(conn, id)?;
+    if !p.scope.contains(&row.region_path) {
+        return Err(AppError::not_found());
+    }
+    Ok(row)
+}
+
+pub fn has_police_station(conn: &mut DbConn, township_id: i64) -> AppResult<bool> {
+    let n: i64 = organization_jurisdictions::table
+        .filter(organization_jurisdictions::kind.eq("police_station"))
+        .filter(organization_jurisdictions::region_id.eq(township_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// The caller as the state machine sees them for this case.
+pub fn actor_for(p: &Principal, row: &HazardRow) -> Actor {
+    Actor {
+        user_id: p.user_id,
+        roles: p.assignments.iter().map(|a| a.role).collect(),
+        covering: p.assignments.iter().filter(|a| a.scope.contains(&row.region_path)).map(|a| a.role).collect(),
+    }
+}
+
+pub fn refusal(r: Refusal) -> AppError {
+    match r {
+        Refusal::Forbidden(m) => AppError::forbidden(m),
+        Refusal::InvalidTransition(m) => AppError::new(ErrorCode::InvalidTransition, m),
+        Refusal::Conflict(m) => AppError::conflict(m),
+        Refusal::Invalid { field, message } => AppError::field(field, message),
+    }
+}
+
+/// The next case number of a county and year: consecutive and never reused. The counter row is
+/// updated in the reporting transaction, so concurrent reports queue on its row lock
+/// (PostgreSQL) or on the write lock (SQLite), and a rolled-back report gives its number back.
+fn next_case_no(conn: &mut DbConn, county_id: i64, county_code: &str, year: i32) -> AppResult<String> {
+    let bump = |conn: &mut DbConn| -> AppResult<Option<i64>> {
+        Ok(diesel::update(case_counters::table.find((county_id, year)))
+            .set(case_counters::last_seq.eq(case_counters::last_seq + 1))
+            .returning(case_counters::last_seq)
+            .get_result(conn)
+            .optional()?)
+    };
+    let seq = match bump(conn)? {
+        Some(s) => s,
+        None => {
+            // First case of the year. A concurrent first report may insert the row first: the
+            // savepoint keeps our transaction usable, and the update then takes the next number.
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(case_counters::table)
+                    .values((case_counters::county_id.eq(county_id), case_counters::year.eq(year), case_counters::last_seq.eq(1i64)))
+                    .execute(c)
+            });
+            match inserted {
+                Ok(_) => 1,
+                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                    bump(conn)?.ok_or_else(|| AppError::internal("case counter vanished"))?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    Ok(format!("{county_code}-{year}-{seq:06}"))
+}
+
+fn staff_message(kind: &str, row: &HazardRow, level: &str) -> String {
+    let what = match kind {
+        "arrived" => format!("隐患 {} 已到{}级处理 (arrived at {level} level)", row.case_no, level_zh(level)),
+        "closure_rejected" => format!("隐患 {} 的整改未通过复核 (closure rejected)", row.case_no),
+        "listed" => format!("重大火灾隐患 {} 已挂牌督办 (listed for supervision)", row.case_no),
+        "reopened" => format!("隐患 {} 已重新打开 (reopened)", row.case_no),
+        "overdue" => format!("隐患 {} 已逾期，已移交{}级 (overdue; now at {level} level)", row.case_no, level_zh(level)),
+        "deadline_soon" => format!("隐患 {} 的整改期限将在24小时内到期 (deadline within a day)", row.case_no),
+        _ => format!("隐患 {}", row.case_no),
+    };
+    format!("{what}：{}", row.title)
+}
+
+fn level_zh(level: &str) -> &'static str {
+    match level {
+        "group" => "组",
+        "village" => "村",
+        "township" => "乡镇",
+        "police" => "派出所",
+        _ => "",
+    }
+}
+
+/// Sends the notifications an accepted change calls for.
+fn notify_change(
+    conn: &mut DbConn,
+    before: &HazardRow,
+    after: &HazardRow,
+    what: Notify,
+    actor: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let place = after.place()?;
+    let level = after.level()?;
+    let (kind, recipients): (&str, Vec<i64>) = match what {
+        Notify::ArrivedAtLevel => ("arrived", notify::staff(conn, place, workflow::staff_at(level))?),
+        Notify::Reopened => ("reopened", notify::staff(conn, place, workflow::staff_at(level))?),
+        Notify::ClosureRejected => ("closure_rejected", before.rectification_submitted_by.into_iter().collect()),
+        Notify::Listed => (
+            "listed",
+            notify::staff(conn, place, &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer])?,
+        ),
+        Notify::Overdue => {
+            let mut to = notify::staff(conn, place, workflow::staff_at(level))?;
+            // The responsible supervisor (分片包干) of the tier that let the deadline pass.
+            let region = match before.level()? {
+                Level::Group => Some(place.group_id),
+                Level::Village => Some(place.village_id),
+                Level::Township => Some(place.township_id),
+                Level::Police => None,
+            };
+            if let Some(r) = region {
+                let sup: Option<Option<i64>> = regions::table
+                    .find(r)
+                    .select(regions::supervisor_user_id)
+                    .first(conn)
+                    .optional()?;
+                to.extend(sup.flatten());
+            }
+            to.sort_unstable();
+            to.dedup();
+            ("overdue", to)
+        }
+    };
+    notify::send(conn, &recipients, actor, Some(after.id), kind, &staff_message(kind, after, &after.level), now)?;
+    Ok(())
+}
+
+/// Reports a case (立案建档): number, row, first event and notifications, in the caller's
+/// transaction.
+pub fn create(conn: &mut DbConn, p: &Principal, new: &NewHazard, now: NaiveDateTime) -> AppResult<HazardRow> {
+    if !p.assignments.iter().any(|a| workflow::OPERATIONAL.contains(&a.role)) {
+        return Err(AppError::forbidden("only operational roles report hazards"));
+    }
+    let group = region_store::get(conn, new.group_id)?;
+    let covered = p
+        .assignments
+        .iter()
+        .any(|a| workflow::OPERATIONAL.contains(&a.role) && a.scope.contains(&group.path));
+    if !covered {
+        return Err(AppError::not_found());
+    }
+    if group.level() != RegionLevel::Group {
+        return Err(AppError::field("group_id", "hazards are reported in a group (small grid)"));
+    }
+    if let Some(pid) = new.premises_id {
+        let owner: Option<i64> = premises::table.find(pid).select(premises::group_id).first(conn).optional()?;
+        if owner != Some(group.id) {
+            return Err(AppError::field("premises_id", "is not a premises of this group"));
+        }
+    }
+    let place = Place::from_group_path(&group.path).ok_or_else(|| AppError::field("group_id", "is not under a county"))?;
+    let county = region_store::get(conn, place.county_id)?;
+    if county.level() != RegionLevel::County {
+        return Err(AppError::field("group_id", "is not under a county"));
+    }
+    let case_no = next_case_no(conn, county.id, &county.code, now.year())?;
+    let status = Status::Open;
+    let id: i64 = diesel::insert_into(hazards::table)
+        .values((
+            hazards::case_no.eq(&case_no),
+            hazards::county_id.eq(county.id),
+            hazards::group_id.eq(group.id),
+            hazards::region_path.eq(&group.path),
+            hazards::premises_id.eq(new.premises_id),
+            hazards::category.eq(new.category.as_str()),
+            hazards::severity.eq(new.severity.as_str()),
+            hazards::title.eq(new.title.trim()),
+            hazards::description.eq(new.description.trim()),
+            hazards::address.eq(new.address.as_deref().map(str::trim)),
+            hazards::lat.eq(new.lat),
+            hazards::lng.eq(new.lng),
+            hazards::source.eq(new.source.as_str()),
+            hazards::reporter_user_id.eq(p.user_id),
+            hazards::status.eq(status.as_str()),
+            hazards::level.eq(Level::Group.as_str()),
+            hazards::found_at.eq(new.found_at.map(|t| t.naive_utc())),
+            hazards::created_at.eq(now),
+            hazards::updated_at.eq(now),
+            hazards::version.eq(1),
+        ))
+        .returning(hazards::id)
+        .get_result(conn)?;
+    let row = get(conn, id)?;
+    let params = serde_json::json!({
+        "category": new.category, "severity": new.severity, "source": new.source,
+        "title": row.title, "found_at": new.found_at,
+    });
+    events::append(
+        conn,
+        NewEvent {
+            hazard_id: id,
+            action: "report",
+            actor_user_id: Some(p.user_id),
+            from_status: None,
+            to_status: status.as_str(),
+            from_level: None,
+            to_level: Level::Group.as_str(),
+            params: &params,
+        },
+        now,
+    )?;
+    // The group's roster and the village staff hear of every case; a major one also reaches
+    // the township, the police station and the fire department.
+    let mut roles: Vec<Role> = workflow::staff_at(Level::Group).to_vec();
+    roles.extend(workflow::staff_at(Level::Village));
+    if new.severity == Severity::Major {
+        roles.extend([Role::TownshipOfficial, Role::PoliceOfficer, Role::FireOfficer]);
+    }
+    let recipients = notify::staff(conn, place, &roles)?;
+    let kind = if new.severity == Severity::Major { "major_reported" } else { "reported" };
+    let msg = format!("新隐患 {}（{}）：{}", row.case_no, if new.severity == Severity::Major { "重大" } else { "一般" }, row.title);
+    notify::send(conn, &recipients, Some(p.user_id), Some(id), kind, &msg, now)?;
+    Ok(row)
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = hazards)]
+struct Changes {
+    status: Option<String>,
+    level: Option<String>,
+    deadline: Option<Option<NaiveDateTime>>,
+    deadline_reminded: Option<bool>,
+    difficulty: Option<Option<String>>,
+    supervision_listed: Option<bool>,
+    supervision_overdue: Option<bool>,
+    outcome: Option<Option<String>>,
+    duplicate_of: Option<Option<i64>>,
+    rectification_submitted_by: Option<Option<i64>>,
+    closed_at: Option<Option<NaiveDateTime>>,
+    last_spot_checked_at: Option<Option<NaiveDateTime>>,
+    updated_at: Option<NaiveDateTime>,
+    version: Option<i32>,
+}
+
+/// Writes the effects if the case still has `row.version`; false when someone changed it
+/// meanwhile. Then appends the event and sends the notifications.
+fn write_effects(
+    conn: &mut DbConn,
+    row: &HazardRow,
+    fx: &Effects,
+    action: &str,
+    actor: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<Option<HazardRow>> {
+    let changes = Changes {
+        status: fx.status.map(|s| s.as_str().to_string()),
+        level: fx.level.map(|l| l.as_str().to_string()),
+        deadline: fx.deadline.map(|d| d.map(|t| t.naive_utc())),
+        // A new deadline earns a new reminder.
+        deadline_reminded: fx.deadline.map(|_| false),
+        difficulty: fx.difficulty.map(|d| Some(d.as_str().to_string())),
+        supervision_listed: fx.supervision_listed,
+        supervision_overdue: fx.supervision_overdue,
+        outcome: fx.outcome.map(|o| o.map(|o| o.as_str().to_string())),
+        duplicate_of: fx.duplicate_of,
+        rectification_submitted_by: fx.rectification_submitted_by,
+        closed_at: fx.closed.map(|c| c.then_some(now)),
+        last_spot_checked_at: fx.spot_checked.then_some(Some(now)),
+        updated_at: Some(now),
+        version: Some(row.version + 1),
+    };
+    let n = diesel::update(hazards::table.find(row.id).filter(hazards::version.eq(row.version)))
+        .set(&changes)
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let after = get(conn, row.id)?;
+    events::append(
+        conn,
+        NewEvent {
+            hazard_id: row.id,
+            action,
+            actor_user_id: actor,
+            from_status: Some(&row.status),
+            to_status: &after.status,
+            from_level: Some(&row.level),
+            to_level: &after.level,
+            params: &fx.params,
+        },
+        now,
+    )?;
+    if let Some(what) = fx.notify {
+        notify_change(conn, row, &after, what, actor, now)?;
+    }
+    Ok(Some(after))
+}
+
+/// Takes an action on a case (SPEC §5) in the caller's transaction.
+pub fn act(conn: &mut DbConn, p: &Principal, id: i64, req: &ActionRequest, now: NaiveDateTime) -> AppResult<HazardRow> {
+    // Without expected_version, a concurrent change is simply waited out and retried.
+    for _ in 0..3 {
+        let row = visible(conn, p, id)?;
+        if req.expected_version.is_some_and(|v| v != row.version) {
+            return Err(AppError::new(ErrorCode::VersionConflict, format!("the case is at version {}", row.version)));
+        }
+        let place = row.place()?;
+        let state = row.state(has_police_station(conn, place.township_id)?)?;
+        let fx = workflow::apply(&state, &actor_for(p, &row), req, now.and_utc()).map_err(refusal)?;
+        check_references(conn, p, &row, req)?;
+        if let Some(after) = write_effects(conn, &row, &fx, req.action.as_str(), Some(p.user_id), now)? {
+            return Ok(after);
+        }
+        if req.expected_version.is_some() {
+            return Err(AppError::new(ErrorCode::VersionConflict, "the case was changed meanwhile"));
+        }
+    }
+    Err(AppError::new(ErrorCode::VersionConflict, "the case keeps changing; retry"))
+}
+
+/// Ids an action names must be this case's photos, or (for a duplicate) another visible case.
+fn check_references(conn: &mut DbConn, p: &Principal, row: &HazardRow, req: &ActionRequest) -> AppResult<()> {
+    if let Some(ids) = &req.attachment_ids {
+        let mut ids = ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        let n: i64 = attachments::table
+            .filter(attachments::hazard_id.eq(row.id))
+            .filter(attachments::id.eq_any(&ids))
+            .count()
+            .get_result(conn)?;
+        if n != ids.len() as i64 {
+            return Err(AppError::field("attachment_ids", "must be photos uploaded to this case"));
+        }
+    }
+    if let Some(dup) = req.duplicate_of {
+        if dup == row.id || visible(conn, p, dup).is_err() {
+            return Err(AppError::field("duplicate_of", "must be another case you can see"));
+        }
+    }
+    Ok(())
+}
+
+/// The system's move on one case whose deadline passed; `None` when nothing was due (or
+/// another server got there first).
+pub fn expire(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResult<Option<HazardRow>> {
+    let place = row.place()?;
+    let state = row.state(has_police_station(conn, place.township_id)?)?;
+    let Some(fx) = workflow::expire(&state, now.and_utc()) else {
+        return Ok(None);
+    };
+    write_effects(conn, row, &fx, "deadline_expired", None, now)
+}
+
+/// Reminds the staff a day before a deadline, once per deadline.
+pub fn remind(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResult<bool> {
+    let n = diesel::update(hazards::table.find(row.id).filter(hazards::deadline_reminded.eq(false)))
+        .set(hazards::deadline_reminded.eq(true))
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let place = row.place()?;
+    let recipients = notify::staff(conn, place, workflow::staff_at(row.level()?))?;
+    notify::send(conn, &recipients, None, Some(row.id), "deadline_soon", &staff_message("deadline_soon", row, &row.level), now)?;
+    Ok(true)
+}
+
+/// The API view of cases; `with_actions` adds what `p` may do to each.
+pub fn to_api(conn: &mut DbConn, rows: &[HazardRow], p: Option<&Principal>, now: NaiveDateTime) -> AppResult<Vec<Hazard>> {
+    let group_ids: Vec<i64> = rows.iter().map(|r| r.group_id).collect();
+    let groups: HashMap<i64, RegionRef> =
+        region_store::get_many(conn, &group_ids)?.into_iter().map(|r| (r.id, r.to_ref())).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let allowed_actions = match p {
+            Some(p) => {
+                let place = r.place()?;
+                let state = r.state(has_police_station(conn, place.township_id)?)?;
+                Some(workflow::allowed_actions(&state, &actor_for(p, r)))
+            }
+            None => None,
+        };
+        let status = r.status()?;
+        out.push(Hazard {
+            id: r.id,
+            case_no: r.case_no.clone(),
+            group: groups.get(&r.group_id).cloned().ok_or_else(|| AppError::internal("group missing"))?,
+            premises_id: r.premises_id,
+            category: vocab(Category::parse(&r.category), "category")?,
+            severity: vocab(Severity::parse(&r.severity), "severity")?,
+            title: r.title.clone(),
+            description: r.description.clone(),
+            address: r.address.clone(),
+            lat: r.lat,
+            lng: r.lng,
+            source: vocab(Source::parse(&r.source), "source")?,
+            reporter_id: r.reporter_user_id,
+            status,
+            level: r.level()?,
+            deadline: r.deadline.map(|d| d.and_utc()),
+            overdue: status == Status::Open && r.deadline.is_some_and(|d| d < now),
+            difficulty: r.difficulty.as_deref().and_then(Difficulty::parse),
+            supervision_listed: r.supervision_listed,
+            supervision_overdue: r.supervision_overdue,
+            outcome: r.outcome.as_deref().and_then(Outcome::parse),
+            duplicate_of: r.duplicate_of,
+            found_at: r.found_at.map(|t| t.and_utc()),
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+            closed_at: r.closed_at.map(|t| t.and_utc()),
+            version: r.version,
+            allowed_actions,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub level: Option<Level>,
+    pub severity: Option<Severity>,
+    pub category: Option<Category>,
+    /// The subtree of this region (already checked to be visible).
+    pub within: Option<Scope>,
+    pub overdue: bool,
+    pub listed: bool,
+    pub created_from: Option<NaiveDateTime>,
+    pub created_to: Option<NaiveDateTime>,
+    pub before_id: Option<i64>,
+    pub fetch: i64,
+}
+
+/// Cases in scope, newest first.
+pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter, now: NaiveDateTime) -> AppResult<Vec<HazardRow>> {
+    let mut q = hazards::table
+        .select(HazardRow::as_select())
+        .filter(scope_filter!(hazards::region_path, scope))
+        .order(hazards::id.desc())
+        .limit(f.fetch)
+        .into_boxed();
+    if let Some(w) = &f.within {
+        q = q.filter(scope_filter!(hazards::region_path, w));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(hazards::status.eq(s.as_str()));
+    }
+    if let Some(l) = f.level {
+        q = q.filter(hazards::level.eq(l.as_str()));
+    }
+    if let Some(s) = f.severity {
+        q = q.filter(hazards::severity.eq(s.as_str()));
+    }
+    if let Some(c) = f.category {
+        q = q.filter(hazards::category.eq(c.as_str()));
+    }
+    if f.overdue {
+        q = q.filter(hazards::status.eq(Status::Open.as_str())).filter(hazards::deadline.lt(now));
+    }
+    if f.listed {
+        q = q.filter(hazards::supervision_listed.eq(true));
+    }
+    if let Some(t) = f.created_from {
+        q = q.filter(hazards::created_at.ge(t));
+    }
+    if let Some(t) = f.created_to {
+        q = q.filter(hazards::created_at.lt(t));
+    }
+    if let Some(b) = f.before_id {
+        q = q.filter(hazards::id.lt(b));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// A uniform random sample of closed cases in `scope` ∩ `within` not spot-checked in the last
+/// 90 days (网上抽查核实).
+pub fn sample_closed(conn: &mut DbConn, scope: &Scope, within: &Scope, n: i64, now: NaiveDateTime) -> AppResult<Vec<HazardRow>> {
+    let cutoff = now - chrono::Duration::days(90);
+    Ok(hazards::table
+        .select(HazardRow::as_select())
+        .filter(scope_filter!(hazards::region_path, scope))
+        .filter(scope_filter!(hazards::region_path, within))
+        .filter(hazards::status.eq(Status::Closed.as_str()))
+        .filter(hazards::last_spot_checked_at.is_null().or(hazards::last_spot_checked_at.lt(cutoff)))
+        .order(diesel::dsl::sql::<diesel::sql_types::Double>("random()"))
+        .limit(n)
+        .load(conn)?)
+}

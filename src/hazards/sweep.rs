@@ -1,0 +1,108 @@
+//! The deadline sweep: a background task in every server that moves each overdue open case one
+//! level up, as the system, exactly once however many servers run it. Candidates are claimed
+//! with `FOR UPDATE SKIP LOCKED` on PostgreSQL (servers take disjoint batches) and under the
+//! write lock on SQLite; each move is also conditional on the case's version.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::hazards;
+use crate::db::{self, DbConn};
+use crate::error::AppResult;
+use crate::hazards::model::Status;
+use crate::hazards::store::{self, HazardRow};
+use crate::AppState;
+
+pub const BATCH: i64 = 200;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired: usize,
+    pub reminded: usize,
+}
+
+/// Claims up to `batch` due cases for this transaction.
+fn claim_due(conn: &mut DbConn, now: NaiveDateTime, batch: i64, skip: &[i64]) -> AppResult<Vec<i64>> {
+    let base = || {
+        hazards::table
+            .select(hazards::id)
+            .filter(hazards::status.eq(Status::Open.as_str()))
+            .filter(hazards::deadline.lt(now))
+            .filter(hazards::supervision_overdue.eq(false))
+            .filter(hazards::id.ne_all(skip.to_vec()))
+            .order(hazards::deadline.asc())
+            .limit(batch)
+    };
+    Ok(match conn {
+        // Row locks skip what another server is already moving.
+        db::DbConn::Pg(c) => base().for_update().skip_locked().load(c)?,
+        db::DbConn::Sqlite(c) => base().load(c)?,
+    })
+}
+
+/// One pass: every case due now is moved (or flagged), and every deadline within a day that
+/// was not yet announced is announced.
+pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepReport> {
+    let mut report = SweepReport::default();
+    // Cases that were due but needed nothing (defensive: they are not claimed again this pass).
+    let mut inert: Vec<i64> = Vec::new();
+    loop {
+        let (moved, idle) = db::write_tx(conn, |c| {
+            let ids = claim_due(c, now, BATCH, &inert)?;
+            let mut moved = 0;
+            let mut idle = Vec::new();
+            for id in &ids {
+                let row = store::get(c, *id)?;
+                match store::expire(c, &row, now)? {
+                    Some(_) => moved += 1,
+                    None => idle.push(*id),
+                }
+            }
+            Ok((moved, (ids.len(), idle)))
+        })?;
+        report.expired += moved;
+        let (claimed, idle) = idle;
+        inert.extend(idle);
+        if claimed < BATCH as usize {
+            break;
+        }
+    }
+    let soon = now + chrono::Duration::hours(24);
+    let rows: Vec<HazardRow> = hazards::table
+        .select(HazardRow::as_select())
+        .filter(hazards::status.eq(Status::Open.as_str()))
+        .filter(hazards::deadline.ge(now))
+        .filter(hazards::deadline.lt(soon))
+        .filter(hazards::deadline_reminded.eq(false))
+        .limit(1000)
+        .load(conn)?;
+    for row in rows {
+        if db::write_tx(conn, |c| store::remind(c, &row, now))? {
+            report.reminded += 1;
+        }
+    }
+    db::write_tx(conn, |c| {
+        crate::idempotency::prune(c, now)?;
+        crate::auth::store::prune_failures(c, crate::auth::throttle::window_start(now))?;
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Runs the sweep every `interval` until the server stops.
+pub async fn run_forever(state: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match db::run(&state.pool, |conn| sweep_once(conn, db::now())).await {
+            Ok(r) if r.expired > 0 || r.reminded > 0 => {
+                tracing::info!(expired = r.expired, reminded = r.reminded, "deadline sweep");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying next interval"),
+        }
+    }
+}
