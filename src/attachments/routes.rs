@@ -1,0 +1,173 @@
+//! `POST /api/v1/hazards/{id}/attachments`, `GET /api/v1/hazards/{id}/attachments`,
+//! `GET /api/v1/attachments/{id}`
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::attachments::image;
+use crate::attachments::store::{self, Attachment};
+use crate::auth::principal::Principal;
+use crate::db;
+use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
+use crate::hazards::store as hazard_store;
+use crate::hazards::workflow;
+use crate::idempotency;
+use crate::AppState;
+
+/// Largest photo accepted.
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Room for the multipart envelope around the file.
+const ENVELOPE: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(upload_attachment).service(list_attachments).service(get_attachment);
+}
+
+fn too_large() -> AppError {
+    AppError::new(ErrorCode::PayloadTooLarge, format!("a photo may have at most {MAX_BYTES} bytes"))
+}
+
+/// Reads the one file of a multipart body, refusing more than `MAX_BYTES` without keeping any.
+async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8>> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
+        return Err(AppError::new(ErrorCode::UnsupportedMediaType, "upload the photo as multipart/form-data"));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BYTES + ENVELOPE) {
+        return Err(too_large());
+    }
+    let mut parts = Multipart::new(req.headers(), payload);
+    let mut file: Option<Vec<u8>> = None;
+    while let Some(field) = parts.next().await {
+        let mut field = field.map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
+        let is_file = field.content_disposition().and_then(|cd| cd.get_filename()).is_some()
+            || field.name() == Some("file");
+        if is_file && file.is_some() {
+            return Err(AppError::field("file", "upload one photo per request"));
+        }
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
+            if buf.len() + chunk.len() > MAX_BYTES {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if is_file {
+            file = Some(buf);
+        }
+    }
+    file.ok_or_else(|| AppError::field("file", "a photo file is required"))
+}
+
+/// May the caller add photos to this case: an operational role covering it.
+fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
+    let actor = hazard_store::actor_for(p, row);
+    if actor.covering.iter().any(|r| workflow::OPERATIONAL.contains(r)) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("only staff handling the case add photos"))
+    }
+}
+
+/// Upload one photo (multipart, field `file`): JPEG, PNG or WebP recognised by its bytes (else
+/// 415), at most 10 MiB (else 413, nothing kept). EXIF capture time and GPS position are kept
+/// in the record; the stored and served image has its metadata removed.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe upload")),
+    request_body(content_type = "multipart/form-data", description = "one file field named `file`"),
+    responses((status = 201, body = Attachment), StdErrors))]
+#[post("/hazards/{id}/attachments")]
+pub async fn upload_attachment(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let key = idempotency::key_of(req.headers())?;
+    // Check the case before reading megabytes from a weak connection.
+    let p2 = p.clone();
+    db::run(&state.pool, move |conn| {
+        let row = hazard_store::visible(conn, &p2, id)?;
+        may_attach(&p2, &row)
+    })
+    .await?;
+    let raw = read_file(&req, payload).await?;
+    let format = image::detect(&raw).ok_or_else(|| {
+        AppError::new(ErrorCode::UnsupportedMediaType, "the file is not a JPEG, PNG or WebP image")
+    })?;
+    let fp = idempotency::fingerprint(&format!("POST /hazards/{id}/attachments"), &Sha256::digest(&raw));
+    let tz = state.settings.tz;
+    let data_dir = state.settings.data_dir.clone();
+    let (capture, sha, size) = web::block(move || -> AppResult<_> {
+        let capture = image::read_capture(&raw, tz);
+        let stripped = image::strip_metadata(format, img_parts::Bytes::from(raw))
+            .ok_or_else(|| AppError::new(ErrorCode::UnsupportedMediaType, "the image is malformed"))?;
+        let sha = hex::encode(Sha256::digest(&stripped));
+        store::write_blob(&data_dir, &sha, &stripped)?;
+        Ok((capture, sha, stripped.len() as i64))
+    })
+    .await??;
+    let content_type = format.content_type();
+    let stored = db::run_tx(&state.pool, move |conn| {
+        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            let row = hazard_store::visible(conn, &p, id)?;
+            may_attach(&p, &row)?;
+            let a = store::insert(conn, id, &sha, content_type, size, p.user_id, capture, db::now())?;
+            Ok((201, serde_json::to_value(a.to_api()).map_err(|e| AppError::internal(e.to_string()))?))
+        })
+    })
+    .await?;
+    let mut resp = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
+    if stored.replayed {
+        resp.insert_header(("idempotent-replayed", "true"));
+    }
+    Ok(resp.json(stored.body))
+}
+
+/// The photos of a case.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Attachment>), StdErrors))]
+#[get("/hazards/{id}/attachments")]
+pub async fn list_attachments(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<Vec<Attachment>>> {
+    let id = id.into_inner();
+    let rows = db::run(&state.pool, move |conn| {
+        hazard_store::visible(conn, &p, id)?;
+        store::of_hazard(conn, id)
+    })
+    .await?;
+    Ok(web::Json(rows.iter().map(|r| r.to_api()).collect()))
+}
+
+/// The photo itself, without metadata, to whoever can see its case.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, description = "the image", content_type = "image/jpeg"), StdErrors))]
+#[get("/attachments/{id}")]
+pub async fn get_attachment(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let row = db::run(&state.pool, move |conn| {
+        let a = store::get(conn, id)?;
+        hazard_store::visible(conn, &p, a.hazard_id)?;
+        Ok(a)
+    })
+    .await?;
+    let data_dir = state.settings.data_dir.clone();
+    let sha = row.sha256.clone();
+    let bytes = web::block(move || store::read_blob(&data_dir, &sha)).await??;
+    Ok(HttpResponse::Ok()
+        .content_type(row.content_type.as_str())
+        .insert_header((header::ETAG, format!("\"{}\"", row.sha256)))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(bytes))
+}

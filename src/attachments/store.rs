@@ -1,0 +1,120 @@
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::attachments::image::Capture;
+use crate::db::schema::attachments;
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = attachments)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub hazard_id: i64,
+    pub sha256: String,
+    pub content_type: String,
+    pub size: i64,
+    pub uploaded_by: i64,
+    pub taken_at: Option<NaiveDateTime>,
+    pub gps_lat: Option<f64>,
+    pub gps_lng: Option<f64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A stored photo. `taken_at` and the GPS position come from the EXIF that was removed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub hazard_id: i64,
+    pub content_type: String,
+    /// Bytes as stored (after metadata removal).
+    pub size: i64,
+    /// SHA-256 of the stored bytes.
+    pub sha256: String,
+    pub taken_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AttachmentRow {
+    pub fn to_api(&self) -> Attachment {
+        Attachment {
+            id: self.id,
+            hazard_id: self.hazard_id,
+            content_type: self.content_type.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            taken_at: self.taken_at.map(|t| t.and_utc()),
+            lat: self.gps_lat,
+            lng: self.gps_lng,
+            created_at: self.created_at.and_utc(),
+        }
+    }
+}
+
+/// Where the bytes with this hash live: `<data dir>/attachments/ab/abcdef…`.
+pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
+    data_dir.join("attachments").join(&sha256[..2]).join(sha256)
+}
+
+/// Writes the blob once (same bytes, same name); a temporary file and a rename keep a crash
+/// from leaving half a photo under the final name.
+pub fn write_blob(data_dir: &Path, sha256: &str, bytes: &[u8]) -> AppResult<()> {
+    let path = blob_path(data_dir, sha256);
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().ok_or_else(|| AppError::internal("blob path"))?;
+    std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let tmp = dir.join(format!(".{sha256}.{}", uuid::Uuid::new_v4()));
+    std::fs::write(&tmp, bytes).map_err(|e| AppError::internal(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("cannot store {}: {e}", path.display())))
+}
+
+pub fn read_blob(data_dir: &Path, sha256: &str) -> AppResult<Vec<u8>> {
+    std::fs::read(blob_path(data_dir, sha256)).map_err(|e| AppError::internal(format!("photo {sha256} unreadable: {e}")))
+}
+
+pub fn insert(
+    conn: &mut DbConn,
+    hazard_id: i64,
+    sha256: &str,
+    content_type: &str,
+    size: i64,
+    uploaded_by: i64,
+    capture: Capture,
+    now: NaiveDateTime,
+) -> AppResult<AttachmentRow> {
+    let id: i64 = diesel::insert_into(attachments::table)
+        .values((
+            attachments::hazard_id.eq(hazard_id),
+            attachments::sha256.eq(sha256),
+            attachments::content_type.eq(content_type),
+            attachments::size.eq(size),
+            attachments::uploaded_by.eq(uploaded_by),
+            attachments::taken_at.eq(capture.taken_at),
+            attachments::gps_lat.eq(capture.lat),
+            attachments::gps_lng.eq(capture.lng),
+            attachments::created_at.eq(now),
+        ))
+        .returning(attachments::id)
+        .get_result(conn)?;
+    get(conn, id)
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> AppResult<AttachmentRow> {
+    attachments::table.find(id).select(AttachmentRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+}
+
+pub fn of_hazard(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<AttachmentRow>> {
+    Ok(attachments::table
+        .filter(attachments::hazard_id.eq(hazard_id))
+        .order(attachments::id.asc())
+        .select(AttachmentRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,236 @@
+//! Photos: recognised by their bytes, size-limited, EXIF read then removed, served only within
+//! scope, idempotent uploads, and rectifications that name them.
+
+mod common;
+
+use actix_web::test::TestRequest;
+use common::*;
+use exif::experimental::Writer;
+use exif::{Field, In, Rational, Tag, Value};
+use img_parts::{Bytes, ImageEXIF};
+use serde_json::json;
+
+const JPEG: &[u8] = include_bytes!("fixtures/red-8x8.jpg");
+const PNG: &[u8] = include_bytes!("fixtures/red-8x8.png");
+const WEBP: &[u8] = include_bytes!("fixtures/red-8x8.webp");
+
+/// EXIF as a phone writes it: taken 2026-11-27 16:30 local time at 36°30'N 101°36'E.
+fn exif_blob() -> Vec<u8> {
+    let r = |n: u32| Rational { num: n, denom: 1 };
+    let fields = [
+        Field { tag: Tag::DateTimeOriginal, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"2026:11:27 16:30:00".to_vec()]) },
+        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"N".to_vec()]) },
+        Field { tag: Tag::GPSLatitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![r(36), r(30), r(0)]) },
+        Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"E".to_vec()]) },
+        Field { tag: Tag::GPSLongitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![r(101), r(36), r(0)]) },
+    ];
+    let mut w = Writer::new();
+    for f in &fields {
+        w.push_field(f);
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    w.write(&mut out, false).unwrap();
+    out.into_inner()
+}
+
+fn jpeg_with_exif() -> Vec<u8> {
+    let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(Bytes::from_static(JPEG)).unwrap();
+    jpeg.set_exif(Some(Bytes::from(exif_blob())));
+    jpeg.encoder().bytes().to_vec()
+}
+
+fn webp_with_exif() -> Vec<u8> {
+    let mut webp = img_parts::webp::WebP::from_bytes(Bytes::from_static(WEBP)).unwrap();
+    webp.set_exif(Some(Bytes::from(exif_blob())));
+    webp.encoder().bytes().to_vec()
+}
+
+fn multipart(field: &str, filename: &str, declared_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "firegrid-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {declared_type}\r\n\r\n").as_bytes());
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload(token: &str, hazard: i64, bytes: &[u8], key: Option<&str>) -> TestRequest {
+    let (ct, body) = multipart("file", "photo.jpg", "image/jpeg", bytes);
+    let mut req = TestRequest::post()
+        .uri(&format!("/api/v1/hazards/{hazard}/attachments"))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .insert_header(("content-type", ct))
+        .set_payload(body);
+    if let Some(k) = key {
+        req = req.insert_header(("idempotency-key", k));
+    }
+    req
+}
+
+struct Setup {
+    inspector: String,
+    outsider: String,
+    root: String,
+    hazard: i64,
+    other_hazard: i64,
+}
+
+async fn setup<S, B>(app: &TestApp<S>) -> Setup
+where
+    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let root = root_token(app).await;
+    let t = tree(app, &root).await;
+    let (_, inspector) = user_with_role(app, &root, "xunchayuan", t.group, "grid_inspector", Some(t.group), None).await;
+    let (_, outsider) = user_with_role(app, &root, "datong", t.other_township, "township_official", Some(t.other_township), None).await;
+    let body = |title: &str| {
+        json!({"group_id": t.group, "category": "open_flame", "severity": "general", "title": title,
+               "description": "院内焚烧秸秆", "source": "patrol"})
+    };
+    let r = app.post("/api/v1/hazards", Some(&inspector), body("焚烧秸秆")).await;
+    let hazard = id_of(r.assert_status(201));
+    let r = app.post("/api/v1/hazards", Some(&inspector), body("柴堆靠近烟囱")).await;
+    let other_hazard = id_of(r.assert_status(201));
+    Setup { inspector, outsider, root, hazard, other_hazard }
+}
+
+async fn exif_is_read_then_removed(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    let photo = jpeg_with_exif();
+    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&photo)).is_ok());
+    let r = app.send(upload(&s.inspector, s.hazard, &photo, None)).await;
+    let a = r.assert_status(201).clone();
+    assert_eq!(a["content_type"], "image/jpeg");
+    // 16:30 in Asia/Shanghai is 08:30 UTC.
+    assert_eq!(a["taken_at"], "2026-11-27T08:30:00Z");
+    assert!((a["lat"].as_f64().unwrap() - 36.5).abs() < 1e-9);
+    assert!((a["lng"].as_f64().unwrap() - 101.6).abs() < 1e-9);
+    assert!((a["size"].as_i64().unwrap() as usize) < photo.len());
+    let r = app.get(&format!("/api/v1/attachments/{}", a["id"]), Some(&s.inspector)).await;
+    assert_eq!(r.status.as_u16(), 200);
+    assert_eq!(r.content_type(), "image/jpeg");
+    let served = r.raw.clone();
+    assert!(served.starts_with(&[0xFF, 0xD8, 0xFF]));
+    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&served)).is_err(), "EXIF must be gone");
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&served)), a["sha256"].as_str().unwrap());
+    // Stored content-addressed under the data directory, without the EXIF either.
+    let sha = a["sha256"].as_str().unwrap();
+    let on_disk = std::fs::read(app.db.data_dir().join("attachments").join(&sha[..2]).join(sha)).unwrap();
+    assert_eq!(on_disk, served);
+    // WebP too.
+    let r = app.send(upload(&s.inspector, s.hazard, &webp_with_exif(), None)).await;
+    let w = r.assert_status(201).clone();
+    assert_eq!(w["content_type"], "image/webp");
+    assert_eq!(w["taken_at"], "2026-11-27T08:30:00Z");
+    let r = app.get(&format!("/api/v1/attachments/{}", w["id"]), Some(&s.inspector)).await;
+    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&r.raw)).is_err());
+    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
+}
+
+async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    // A PNG declared as JPEG is stored as what it is.
+    let r = app.send(upload(&s.inspector, s.hazard, PNG, None)).await;
+    assert_eq!(r.assert_status(201)["content_type"], "image/png");
+    // Not an image, whatever the declaration.
+    app.send(upload(&s.inspector, s.hazard, b"GIF89a\x01\x00\x01\x00", None)).await.assert_problem(415, "unsupported_media_type");
+    app.send(upload(&s.inspector, s.hazard, b"<script>alert(1)</script>", None)).await.assert_problem(415, "unsupported_media_type");
+    // Over 10 MiB: refused and nothing kept.
+    let mut big = JPEG.to_vec();
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    app.send(upload(&s.inspector, s.hazard, &big, None)).await.assert_problem(413, "payload_too_large");
+    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
+    let blobs: usize = walk(&app.db.data_dir().join("attachments"));
+    assert_eq!(blobs, 1);
+    // Not multipart; multipart without a file.
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/hazards/{}/attachments", s.hazard))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
+                .insert_header(("content-type", "image/jpeg"))
+                .set_payload(JPEG),
+        )
+        .await;
+    r.assert_problem(415, "unsupported_media_type");
+    let boundary = "b0undary";
+    let body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--{boundary}--\r\n");
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/hazards/{}/attachments", s.hazard))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
+                .insert_header(("content-type", format!("multipart/form-data; boundary={boundary}")))
+                .set_payload(body),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "file");
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/hazards/{}/attachments", s.hazard))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
+                .insert_header(("content-type", "multipart/form-data; boundary=zzz"))
+                .set_payload("garbage without boundaries"),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(r.content_type(), "application/problem+json");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+async fn photos_stay_in_scope(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    let r = app.send(upload(&s.inspector, s.hazard, JPEG, None)).await;
+    let id = id_of(r.assert_status(201));
+    app.send(upload(&s.outsider, s.hazard, JPEG, None)).await.assert_problem(404, "not_found");
+    app.get(&format!("/api/v1/attachments/{id}"), Some(&s.outsider)).await.assert_problem(404, "not_found");
+    app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.outsider)).await.assert_problem(404, "not_found");
+    app.get("/api/v1/attachments/999999", Some(&s.inspector)).await.assert_problem(404, "not_found");
+    // The administrator sees the case but is not staff on it.
+    app.send(upload(&s.root, s.hazard, JPEG, None)).await.assert_problem(403, "forbidden");
+    // A rectification names photos of its own case only.
+    let r = app
+        .post(&format!("/api/v1/hazards/{}/actions", s.other_hazard), Some(&s.inspector), json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}))
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "attachment_ids");
+    let r = app
+        .post(&format!("/api/v1/hazards/{}/actions", s.hazard), Some(&s.inspector), json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}))
+        .await;
+    assert_eq!(r.assert_status(200)["status"], "awaiting_review");
+}
+
+async fn uploads_are_idempotent(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    let first = app.send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1"))).await;
+    let first = first.assert_status(201).clone();
+    let again = app.send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1"))).await;
+    assert_eq!(again.assert_status(201)["id"], first["id"]);
+    app.send(upload(&s.inspector, s.hazard, PNG, Some("photo-1"))).await.assert_problem(422, "idempotency_key_reused");
+    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+db_tests!(exif_is_read_then_removed, the_bytes_decide_the_type_and_the_size, photos_stay_in_scope, uploads_are_idempotent);
