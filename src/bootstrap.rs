@@ -19,7 +19,10 @@ fn msg(e: AppError) -> String {
 /// random one, which is returned so that it can be shown once. Servers starting together race
 /// harmlessly: the username is unique, and the loser finds the account there.
 pub fn ensure_admin(conn: &mut DbConn, configured: Option<&str>) -> Result<Option<String>, String> {
-    let count: i64 = users::table.count().get_result(conn).map_err(|e| e.to_string())?;
+    let count: i64 = users::table
+        .count()
+        .get_result(conn)
+        .map_err(|e| e.to_string())?;
     if count > 0 {
         return Ok(None);
     }
@@ -52,7 +55,9 @@ pub fn create_user(
     checks.finish().map_err(msg)?;
     password::check_policy(pw).map_err(|m| format!("password {m}"))?;
     if region_id.is_none() && !admin {
-        return Err("an account needs --region-id unless it is a global administrator (--admin)".into());
+        return Err(
+            "an account needs --region-id unless it is a global administrator (--admin)".into(),
+        );
     }
     let hash = password::hash(pw).map_err(msg)?;
     db::write_tx(conn, |conn| {
@@ -71,7 +76,15 @@ pub fn create_user(
             db::now(),
         )?;
         if admin {
-            user_store::add_role(conn, user.id, Role::Admin.as_str(), region_id, None, None, None)?;
+            user_store::add_role(
+                conn,
+                user.id,
+                Role::Admin.as_str(),
+                region_id,
+                None,
+                None,
+                None,
+            )?;
         }
         Ok(())
     })
@@ -83,8 +96,15 @@ pub fn reset_password(conn: &mut DbConn, username: &str, pw: &str) -> Result<(),
     let hash = password::hash(pw).map_err(msg)?;
     let username = username.trim().to_lowercase();
     db::write_tx(conn, |conn| {
-        let user = user_store::find_by_username(conn, &username)?.ok_or_else(AppError::not_found)?;
+        let user =
+            user_store::find_by_username(conn, &username)?.ok_or_else(AppError::not_found)?;
         user_store::set_password(conn, user.id, &hash)
     })
-    .map_err(|e| if e.code == crate::error::ErrorCode::NotFound { format!("no account {username}") } else { msg(e) })
+    .map_err(|e| {
+        if e.code == crate::error::ErrorCode::NotFound {
+            format!("no account {username}")
+        } else {
+            msg(e)
+        }
+    })
 }

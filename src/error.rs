@@ -147,7 +147,10 @@ impl AppError {
     }
     /// A 422 with one field error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::fields(vec![FieldError { field: field.into(), message: message.into() }])
+        Self::fields(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
     /// A 422 with several field errors.
     pub fn fields(errors: Vec<FieldError>) -> Self {
@@ -156,11 +159,17 @@ impl AppError {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        AppError { errors, ..Self::new(ErrorCode::ValidationFailed, detail) }
+        AppError {
+            errors,
+            ..Self::new(ErrorCode::ValidationFailed, detail)
+        }
     }
     /// A 400: the request could not even be parsed (malformed JSON, bad query string).
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        AppError { status: StatusCode::BAD_REQUEST, ..Self::new(ErrorCode::ValidationFailed, detail) }
+        AppError {
+            status: StatusCode::BAD_REQUEST,
+            ..Self::new(ErrorCode::ValidationFailed, detail)
+        }
     }
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         AppError {
@@ -225,9 +234,9 @@ impl From<diesel::result::Error> for AppError {
             E::DatabaseError(K::UniqueViolation, info) => {
                 AppError::conflict(format!("already exists ({})", info.message()))
             }
-            E::DatabaseError(K::ForeignKeyViolation, _) => {
-                AppError::conflict("the resource is still referenced, or refers to one that does not exist")
-            }
+            E::DatabaseError(K::ForeignKeyViolation, _) => AppError::conflict(
+                "the resource is still referenced, or refers to one that does not exist",
+            ),
             E::DatabaseError(K::SerializationFailure, _) => {
                 AppError::new(ErrorCode::Conflict, "concurrent update; retry")
             }
@@ -242,7 +251,10 @@ impl From<diesel::result::Error> for AppError {
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         tracing::warn!(error = %e, "database pool could not hand out a connection");
-        AppError::new(ErrorCode::Unavailable, "the database is unreachable right now")
+        AppError::new(
+            ErrorCode::Unavailable,
+            "the database is unreachable right now",
+        )
     }
 }
 

@@ -22,7 +22,10 @@ pub fn key_of(headers: &HeaderMap) -> AppResult<Option<String>> {
     };
     let s = v.to_str().unwrap_or("").trim();
     if s.is_empty() || s.len() > 255 || !s.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(AppError::field("Idempotency-Key", "must be 1–255 visible ASCII characters"));
+        return Err(AppError::field(
+            "Idempotency-Key",
+            "must be 1–255 visible ASCII characters",
+        ));
     }
     Ok(Some(s.to_string()))
 }
@@ -55,11 +58,19 @@ pub fn once(
 ) -> AppResult<Stored> {
     let Some(key) = key else {
         let (status, body) = f(conn)?;
-        return Ok(Stored { status, body, replayed: false });
+        return Ok(Stored {
+            status,
+            body,
+            replayed: false,
+        });
     };
     let found: Option<(String, i32, String)> = idempotency_keys::table
         .find((user_id, key))
-        .select((idempotency_keys::request_hash, idempotency_keys::status_code, idempotency_keys::response))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status_code,
+            idempotency_keys::response,
+        ))
         .first(conn)
         .optional()?;
     if let Some((hash, status, response)) = found {
@@ -69,8 +80,13 @@ pub fn once(
                 "this Idempotency-Key was used for a different request",
             ));
         }
-        let body = serde_json::from_str(&response).map_err(|e| AppError::internal(e.to_string()))?;
-        return Ok(Stored { status: status as u16, body, replayed: true });
+        let body =
+            serde_json::from_str(&response).map_err(|e| AppError::internal(e.to_string()))?;
+        return Ok(Stored {
+            status: status as u16,
+            body,
+            replayed: true,
+        });
     }
     let (status, body) = f(conn)?;
     diesel::insert_into(idempotency_keys::table)
@@ -85,15 +101,25 @@ pub fn once(
         .execute(conn)
         .map_err(|e| match e {
             // The same key committed by a concurrent first attempt: this one rolls back.
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                AppError::conflict("a request with this Idempotency-Key is already being processed; retry")
-            }
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => AppError::conflict(
+                "a request with this Idempotency-Key is already being processed; retry",
+            ),
             other => other.into(),
         })?;
-    Ok(Stored { status, body, replayed: false })
+    Ok(Stored {
+        status,
+        body,
+        replayed: false,
+    })
 }
 
 pub fn prune(conn: &mut DbConn, now: chrono::NaiveDateTime) -> AppResult<usize> {
     let cutoff = now - chrono::Duration::hours(KEEP_HOURS);
-    Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff))).execute(conn)?)
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
+            .execute(conn)?,
+    )
 }

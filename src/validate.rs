@@ -14,7 +14,10 @@ impl Checks {
     }
 
     pub fn fail(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(FieldError { field: field.into(), message: message.into() });
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     /// A trimmed name of 1..=max characters (Chinese counts one per character).
@@ -34,7 +37,8 @@ impl Checks {
     /// An administrative code: 1–32 ASCII letters, digits or '-'.
     pub fn code(&mut self, field: &str, value: &str) -> String {
         let v = value.trim();
-        if v.is_empty() || v.len() > 32 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if v.is_empty() || v.len() > 32 || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             self.fail(field, "must be 1–32 letters, digits or '-'");
         }
         v.to_string()
@@ -44,9 +48,13 @@ impl Checks {
     pub fn username(&mut self, field: &str, value: &str) -> String {
         let v = value.trim().to_lowercase();
         let ok = (3..=64).contains(&v.len())
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
         if !ok {
-            self.fail(field, "must be 3–64 characters of letters, digits, '.', '_', '-' or '@'");
+            self.fail(
+                field,
+                "must be 3–64 characters of letters, digits, '.', '_', '-' or '@'",
+            );
         }
         v
     }
@@ -56,7 +64,9 @@ impl Checks {
         let v = value.trim();
         let digits = v.chars().filter(char::is_ascii_digit).count();
         let ok = (5..=20).contains(&digits)
-            && v.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || c == '-' || (i == 0 && c == '+'));
+            && v.chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || c == '-' || (i == 0 && c == '+'));
         if !ok {
             self.fail(field, "must be a phone number of 5–20 digits");
         }

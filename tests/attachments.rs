@@ -18,11 +18,31 @@ const WEBP: &[u8] = include_bytes!("fixtures/red-8x8.webp");
 fn exif_blob() -> Vec<u8> {
     let r = |n: u32| Rational { num: n, denom: 1 };
     let fields = [
-        Field { tag: Tag::DateTimeOriginal, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"2026:11:27 16:30:00".to_vec()]) },
-        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"N".to_vec()]) },
-        Field { tag: Tag::GPSLatitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![r(36), r(30), r(0)]) },
-        Field { tag: Tag::GPSLongitudeRef, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"E".to_vec()]) },
-        Field { tag: Tag::GPSLongitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![r(101), r(36), r(0)]) },
+        Field {
+            tag: Tag::DateTimeOriginal,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"2026:11:27 16:30:00".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLatitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"N".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLatitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![r(36), r(30), r(0)]),
+        },
+        Field {
+            tag: Tag::GPSLongitudeRef,
+            ifd_num: In::PRIMARY,
+            value: Value::Ascii(vec![b"E".to_vec()]),
+        },
+        Field {
+            tag: Tag::GPSLongitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![r(101), r(36), r(0)]),
+        },
     ];
     let mut w = Writer::new();
     for f in &fields {
@@ -77,29 +97,63 @@ struct Setup {
 
 async fn setup<S, B>(app: &TestApp<S>) -> Setup
 where
-    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
     B: actix_web::body::MessageBody,
 {
     let root = root_token(app).await;
     let t = tree(app, &root).await;
-    let (_, inspector) = user_with_role(app, &root, "xunchayuan", t.group, "grid_inspector", Some(t.group), None).await;
-    let (_, outsider) = user_with_role(app, &root, "datong", t.other_township, "township_official", Some(t.other_township), None).await;
+    let (_, inspector) = user_with_role(
+        app,
+        &root,
+        "xunchayuan",
+        t.group,
+        "grid_inspector",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let (_, outsider) = user_with_role(
+        app,
+        &root,
+        "datong",
+        t.other_township,
+        "township_official",
+        Some(t.other_township),
+        None,
+    )
+    .await;
     let body = |title: &str| {
         json!({"group_id": t.group, "category": "open_flame", "severity": "general", "title": title,
                "description": "院内焚烧秸秆", "source": "patrol"})
     };
-    let r = app.post("/api/v1/hazards", Some(&inspector), body("焚烧秸秆")).await;
+    let r = app
+        .post("/api/v1/hazards", Some(&inspector), body("焚烧秸秆"))
+        .await;
     let hazard = id_of(r.assert_status(201));
-    let r = app.post("/api/v1/hazards", Some(&inspector), body("柴堆靠近烟囱")).await;
+    let r = app
+        .post("/api/v1/hazards", Some(&inspector), body("柴堆靠近烟囱"))
+        .await;
     let other_hazard = id_of(r.assert_status(201));
-    Setup { inspector, outsider, root, hazard, other_hazard }
+    Setup {
+        inspector,
+        outsider,
+        root,
+        hazard,
+        other_hazard,
+    }
 }
 
 async fn exif_is_read_then_removed(b: Backend) {
     let app = spawn(b).await;
     let s = setup(&app).await;
     let photo = jpeg_with_exif();
-    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&photo)).is_ok());
+    assert!(exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(&photo))
+        .is_ok());
     let r = app.send(upload(&s.inspector, s.hazard, &photo, None)).await;
     let a = r.assert_status(201).clone();
     assert_eq!(a["content_type"], "image/jpeg");
@@ -108,26 +162,60 @@ async fn exif_is_read_then_removed(b: Backend) {
     assert!((a["lat"].as_f64().unwrap() - 36.5).abs() < 1e-9);
     assert!((a["lng"].as_f64().unwrap() - 101.6).abs() < 1e-9);
     assert!((a["size"].as_i64().unwrap() as usize) < photo.len());
-    let r = app.get(&format!("/api/v1/attachments/{}", a["id"]), Some(&s.inspector)).await;
+    let r = app
+        .get(
+            &format!("/api/v1/attachments/{}", a["id"]),
+            Some(&s.inspector),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 200);
     assert_eq!(r.content_type(), "image/jpeg");
     let served = r.raw.clone();
     assert!(served.starts_with(&[0xFF, 0xD8, 0xFF]));
-    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&served)).is_err(), "EXIF must be gone");
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&served))
+            .is_err(),
+        "EXIF must be gone"
+    );
     use sha2::Digest;
-    assert_eq!(hex::encode(sha2::Sha256::digest(&served)), a["sha256"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&served)),
+        a["sha256"].as_str().unwrap()
+    );
     // Stored content-addressed under the data directory, without the EXIF either.
     let sha = a["sha256"].as_str().unwrap();
-    let on_disk = std::fs::read(app.db.data_dir().join("attachments").join(&sha[..2]).join(sha)).unwrap();
+    let on_disk = std::fs::read(
+        app.db
+            .data_dir()
+            .join("attachments")
+            .join(&sha[..2])
+            .join(sha),
+    )
+    .unwrap();
     assert_eq!(on_disk, served);
     // WebP too.
-    let r = app.send(upload(&s.inspector, s.hazard, &webp_with_exif(), None)).await;
+    let r = app
+        .send(upload(&s.inspector, s.hazard, &webp_with_exif(), None))
+        .await;
     let w = r.assert_status(201).clone();
     assert_eq!(w["content_type"], "image/webp");
     assert_eq!(w["taken_at"], "2026-11-27T08:30:00Z");
-    let r = app.get(&format!("/api/v1/attachments/{}", w["id"]), Some(&s.inspector)).await;
-    assert!(exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&r.raw)).is_err());
-    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    let r = app
+        .get(
+            &format!("/api/v1/attachments/{}", w["id"]),
+            Some(&s.inspector),
+        )
+        .await;
+    assert!(exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(&r.raw))
+        .is_err());
+    let r = app
+        .get(
+            &format!("/api/v1/hazards/{}/attachments", s.hazard),
+            Some(&s.inspector),
+        )
+        .await;
     assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
 }
 
@@ -138,13 +226,34 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
     let r = app.send(upload(&s.inspector, s.hazard, PNG, None)).await;
     assert_eq!(r.assert_status(201)["content_type"], "image/png");
     // Not an image, whatever the declaration.
-    app.send(upload(&s.inspector, s.hazard, b"GIF89a\x01\x00\x01\x00", None)).await.assert_problem(415, "unsupported_media_type");
-    app.send(upload(&s.inspector, s.hazard, b"<script>alert(1)</script>", None)).await.assert_problem(415, "unsupported_media_type");
+    app.send(upload(
+        &s.inspector,
+        s.hazard,
+        b"GIF89a\x01\x00\x01\x00",
+        None,
+    ))
+    .await
+    .assert_problem(415, "unsupported_media_type");
+    app.send(upload(
+        &s.inspector,
+        s.hazard,
+        b"<script>alert(1)</script>",
+        None,
+    ))
+    .await
+    .assert_problem(415, "unsupported_media_type");
     // Over 10 MiB: refused and nothing kept.
     let mut big = JPEG.to_vec();
     big.resize(10 * 1024 * 1024 + 1, 0);
-    app.send(upload(&s.inspector, s.hazard, &big, None)).await.assert_problem(413, "payload_too_large");
-    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    app.send(upload(&s.inspector, s.hazard, &big, None))
+        .await
+        .assert_problem(413, "payload_too_large");
+    let r = app
+        .get(
+            &format!("/api/v1/hazards/{}/attachments", s.hazard),
+            Some(&s.inspector),
+        )
+        .await;
     assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
     let blobs: usize = walk(&app.db.data_dir().join("attachments"));
     assert_eq!(blobs, 1);
@@ -166,7 +275,10 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
             TestRequest::post()
                 .uri(&format!("/api/v1/hazards/{}/attachments", s.hazard))
                 .insert_header(("authorization", format!("Bearer {}", s.inspector)))
-                .insert_header(("content-type", format!("multipart/form-data; boundary={boundary}")))
+                .insert_header((
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                ))
                 .set_payload(body),
         )
         .await;
@@ -186,7 +298,9 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
 }
 
 fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .map(|e| {
             let p = e.unwrap().path();
@@ -204,19 +318,40 @@ async fn photos_stay_in_scope(b: Backend) {
     let s = setup(&app).await;
     let r = app.send(upload(&s.inspector, s.hazard, JPEG, None)).await;
     let id = id_of(r.assert_status(201));
-    app.send(upload(&s.outsider, s.hazard, JPEG, None)).await.assert_problem(404, "not_found");
-    app.get(&format!("/api/v1/attachments/{id}"), Some(&s.outsider)).await.assert_problem(404, "not_found");
-    app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.outsider)).await.assert_problem(404, "not_found");
-    app.get("/api/v1/attachments/999999", Some(&s.inspector)).await.assert_problem(404, "not_found");
+    app.send(upload(&s.outsider, s.hazard, JPEG, None))
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/api/v1/attachments/{id}"), Some(&s.outsider))
+        .await
+        .assert_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/hazards/{}/attachments", s.hazard),
+        Some(&s.outsider),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get("/api/v1/attachments/999999", Some(&s.inspector))
+        .await
+        .assert_problem(404, "not_found");
     // The administrator sees the case but is not staff on it.
-    app.send(upload(&s.root, s.hazard, JPEG, None)).await.assert_problem(403, "forbidden");
+    app.send(upload(&s.root, s.hazard, JPEG, None))
+        .await
+        .assert_problem(403, "forbidden");
     // A rectification names photos of its own case only.
     let r = app
-        .post(&format!("/api/v1/hazards/{}/actions", s.other_hazard), Some(&s.inspector), json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}))
+        .post(
+            &format!("/api/v1/hazards/{}/actions", s.other_hazard),
+            Some(&s.inspector),
+            json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}),
+        )
         .await;
     assert_eq!(r.body["errors"][0]["field"], "attachment_ids");
     let r = app
-        .post(&format!("/api/v1/hazards/{}/actions", s.hazard), Some(&s.inspector), json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}))
+        .post(
+            &format!("/api/v1/hazards/{}/actions", s.hazard),
+            Some(&s.inspector),
+            json!({"action": "submit_rectification", "note": "已清理", "attachment_ids": [id]}),
+        )
         .await;
     assert_eq!(r.assert_status(200)["status"], "awaiting_review");
 }
@@ -224,13 +359,29 @@ async fn photos_stay_in_scope(b: Backend) {
 async fn uploads_are_idempotent(b: Backend) {
     let app = spawn(b).await;
     let s = setup(&app).await;
-    let first = app.send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1"))).await;
+    let first = app
+        .send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1")))
+        .await;
     let first = first.assert_status(201).clone();
-    let again = app.send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1"))).await;
+    let again = app
+        .send(upload(&s.inspector, s.hazard, JPEG, Some("photo-1")))
+        .await;
     assert_eq!(again.assert_status(201)["id"], first["id"]);
-    app.send(upload(&s.inspector, s.hazard, PNG, Some("photo-1"))).await.assert_problem(422, "idempotency_key_reused");
-    let r = app.get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector)).await;
+    app.send(upload(&s.inspector, s.hazard, PNG, Some("photo-1")))
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    let r = app
+        .get(
+            &format!("/api/v1/hazards/{}/attachments", s.hazard),
+            Some(&s.inspector),
+        )
+        .await;
     assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
 }
 
-db_tests!(exif_is_read_then_removed, the_bytes_decide_the_type_and_the_size, photos_stay_in_scope, uploads_are_idempotent);
+db_tests!(
+    exif_is_read_then_removed,
+    the_bytes_decide_the_type_and_the_size,
+    photos_stay_in_scope,
+    uploads_are_idempotent
+);

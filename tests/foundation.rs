@@ -25,15 +25,25 @@ async fn metrics_count_requests_per_route(b: Backend) {
     app.get("/no/such/route", None).await;
     let r = app.get("/metrics", None).await;
     let text = String::from_utf8(r.raw).unwrap();
-    assert!(text.contains("firegrid_http_requests_total{endpoint=\"/healthz\",method=\"GET\",status=\"200\"} 1"), "{text}");
-    assert!(text.contains("firegrid_http_requests_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains(
+            "firegrid_http_requests_total{endpoint=\"/healthz\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("firegrid_http_requests_duration_seconds_bucket"),
+        "{text}"
+    );
     // Unknown paths share one label instead of one series each.
     assert!(text.contains("endpoint=\"UNMATCHED\""), "{text}");
 }
 
 async fn unknown_route_and_wrong_method(b: Backend) {
     let app = spawn(b).await;
-    app.get("/api/v1/nothing-here", None).await.assert_problem(404, "not_found");
+    app.get("/api/v1/nothing-here", None)
+        .await
+        .assert_problem(404, "not_found");
     let r = app.json(Method::DELETE, "/healthz", None, None).await;
     r.assert_problem(405, "method_not_allowed");
     assert_eq!(r.headers.get("allow").unwrap(), "GET");
@@ -43,7 +53,10 @@ async fn served_spec_is_the_generated_one(b: Backend) {
     let app = spawn(b).await;
     let r = app.get("/api-spec/openapi.json", None).await;
     assert_eq!(r.assert_status(200)["openapi"], "3.1.0");
-    assert_eq!(r.raw, firegrid::openapi::to_json(&firegrid::openapi::document()).into_bytes());
+    assert_eq!(
+        r.raw,
+        firegrid::openapi::to_json(&firegrid::openapi::document()).into_bytes()
+    );
 }
 
 async fn readyz_follows_the_database(b: Backend) {
@@ -51,13 +64,20 @@ async fn readyz_follows_the_database(b: Backend) {
         Backend::Sqlite => {
             // A database file in a directory that does not exist cannot be opened.
             let db = TestDb::new(b);
-            let missing = db.dir.path().join("gone/firegrid.sqlite3").to_string_lossy().into_owned();
+            let missing = db
+                .dir
+                .path()
+                .join("gone/firegrid.sqlite3")
+                .to_string_lossy()
+                .into_owned();
             let app = spawn_with(db, |s| {
                 s.database_url = missing;
                 s.pool_timeout = std::time::Duration::from_secs(1);
             })
             .await;
-            app.get("/readyz", None).await.assert_problem(503, "unavailable");
+            app.get("/readyz", None)
+                .await
+                .assert_problem(503, "unavailable");
             app.get("/healthz", None).await.assert_status(200);
         }
         Backend::Postgres => {
@@ -74,9 +94,16 @@ async fn readyz_follows_the_database(b: Backend) {
                 ))
                 .unwrap();
             let started = std::time::Instant::now();
-            app.get("/readyz", None).await.assert_problem(503, "unavailable");
-            assert!(started.elapsed() < std::time::Duration::from_secs(4), "503 within the pool timeout");
-            admin_conn.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).unwrap();
+            app.get("/readyz", None)
+                .await
+                .assert_problem(503, "unavailable");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(4),
+                "503 within the pool timeout"
+            );
+            admin_conn
+                .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                .unwrap();
             app.get("/readyz", None).await.assert_status(200);
         }
     }
@@ -86,7 +113,9 @@ async fn oversize_and_wrong_content_type_are_problems(b: Backend) {
     let app = spawn_with(TestDb::new(b), |s| s.json_limit = 64).await;
     // The login endpoint is the simplest JSON endpoint; its body rules are the shared extractor's.
     let big = serde_json::json!({"username": "x".repeat(100), "password": "y"});
-    app.post("/api/v1/auth/login", None, big).await.assert_problem(413, "payload_too_large");
+    app.post("/api/v1/auth/login", None, big)
+        .await
+        .assert_problem(413, "payload_too_large");
     let r = app
         .send(
             TestRequest::post()
@@ -106,7 +135,11 @@ async fn oversize_and_wrong_content_type_are_problems(b: Backend) {
         .await;
     r.assert_problem(400, "validation_failed");
     let r = app
-        .post("/api/v1/auth/login", None, serde_json::json!({"username": 5, "password": "p"}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"username": 5, "password": "p"}),
+        )
         .await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.body["errors"][0]["field"], "username");

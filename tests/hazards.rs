@@ -34,7 +34,14 @@ where
     let root = root_token(app).await;
     let t = tree(app, &root).await;
     let station = create_org(app, &root, "police_station", "李家山派出所", t.township).await;
-    let fire_dept = create_org(app, &root, "fire_department", "湟中区消防救援大队", t.county).await;
+    let fire_dept = create_org(
+        app,
+        &root,
+        "fire_department",
+        "湟中区消防救援大队",
+        t.county,
+    )
+    .await;
     for (org, region) in [(station, t.township), (fire_dept, t.county)] {
         app.json(
             actix_web::http::Method::PUT,
@@ -45,15 +52,98 @@ where
         .await
         .assert_status(200);
     }
-    let (_, inspector) = user_with_role(app, &root, "xunchayuan", t.group, "grid_inspector", Some(t.group), None).await;
-    let (_, handler) = user_with_role(app, &root, "chuzhiyuan", t.group, "grid_handler", Some(t.group), None).await;
-    let (_, cadre) = user_with_role(app, &root, "cungabu", t.village, "village_cadre", Some(t.village), None).await;
-    let (_, official) = user_with_role(app, &root, "zhenguanyuan", t.township, "township_official", Some(t.township), None).await;
-    let (_, police) = user_with_role(app, &root, "minjing", t.township, "police_officer", None, Some(station)).await;
-    let (_, fire) = user_with_role(app, &root, "xiaofang", t.county, "fire_officer", None, Some(fire_dept)).await;
-    let (_, county) = user_with_role(app, &root, "xianling", t.county, "county_official", Some(t.county), None).await;
-    let (_, outsider) = user_with_role(app, &root, "datong", t.other_township, "township_official", Some(t.other_township), None).await;
-    World { t, root, inspector, handler, cadre, official, police, fire, county, outsider }
+    let (_, inspector) = user_with_role(
+        app,
+        &root,
+        "xunchayuan",
+        t.group,
+        "grid_inspector",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let (_, handler) = user_with_role(
+        app,
+        &root,
+        "chuzhiyuan",
+        t.group,
+        "grid_handler",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let (_, cadre) = user_with_role(
+        app,
+        &root,
+        "cungabu",
+        t.village,
+        "village_cadre",
+        Some(t.village),
+        None,
+    )
+    .await;
+    let (_, official) = user_with_role(
+        app,
+        &root,
+        "zhenguanyuan",
+        t.township,
+        "township_official",
+        Some(t.township),
+        None,
+    )
+    .await;
+    let (_, police) = user_with_role(
+        app,
+        &root,
+        "minjing",
+        t.township,
+        "police_officer",
+        None,
+        Some(station),
+    )
+    .await;
+    let (_, fire) = user_with_role(
+        app,
+        &root,
+        "xiaofang",
+        t.county,
+        "fire_officer",
+        None,
+        Some(fire_dept),
+    )
+    .await;
+    let (_, county) = user_with_role(
+        app,
+        &root,
+        "xianling",
+        t.county,
+        "county_official",
+        Some(t.county),
+        None,
+    )
+    .await;
+    let (_, outsider) = user_with_role(
+        app,
+        &root,
+        "datong",
+        t.other_township,
+        "township_official",
+        Some(t.other_township),
+        None,
+    )
+    .await;
+    World {
+        t,
+        root,
+        inspector,
+        handler,
+        cadre,
+        official,
+        police,
+        fire,
+        county,
+        outsider,
+    }
 }
 
 fn hazard_body(group: i64, severity: &str, title: &str) -> Value {
@@ -75,11 +165,17 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
-    app.post(&format!("/api/v1/hazards/{id}/actions"), Some(token), body).await
+    app.post(&format!("/api/v1/hazards/{id}/actions"), Some(token), body)
+        .await
 }
 
 fn actions(v: &Value) -> Vec<&str> {
-    v["allowed_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect()
+    v["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
 }
 
 fn in_an_hour() -> String {
@@ -91,8 +187,15 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
-    let r = app.get("/api/v1/me/notifications?limit=200", Some(token)).await;
-    r.assert_status(200)["items"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_string()).collect()
+    let r = app
+        .get("/api/v1/me/notifications?limit=200", Some(token))
+        .await;
+    r.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap().to_string())
+        .collect()
 }
 
 async fn the_whole_journey(b: Backend) {
@@ -100,92 +203,236 @@ async fn the_whole_journey(b: Backend) {
     let w = world(&app).await;
 
     // An inspector reports a major hazard from the phone.
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "major", "液化气罐靠近灶台")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "major", "液化气罐靠近灶台"),
+        )
+        .await;
     let case = r.assert_status(201).clone();
     let id = id_of(&case);
-    assert_eq!(case["case_no"], format!("630106-{}-000001", chrono::Utc::now().format("%Y")));
-    assert_eq!((case["status"].as_str(), case["level"].as_str()), (Some("open"), Some("group")));
+    assert_eq!(
+        case["case_no"],
+        format!("630106-{}-000001", chrono::Utc::now().format("%Y"))
+    );
+    assert_eq!(
+        (case["status"].as_str(), case["level"].as_str()),
+        (Some("open"), Some("group"))
+    );
     assert_eq!(case["found_at"], "2026-11-27T08:30:00Z");
     assert_ne!(case["created_at"], case["found_at"]);
     assert_eq!(case["group"]["name"], "一组");
-    assert_eq!(actions(&case), ["escalate", "set_deadline", "submit_rectification", "comment"]);
+    assert_eq!(
+        actions(&case),
+        [
+            "escalate",
+            "set_deadline",
+            "submit_rectification",
+            "comment"
+        ]
+    );
     // A major report reaches the township, the station and the fire department at once.
-    assert!(notification_kinds(&app, &w.official).await.contains(&"major_reported".to_string()));
-    assert!(notification_kinds(&app, &w.police).await.contains(&"major_reported".to_string()));
+    assert!(notification_kinds(&app, &w.official)
+        .await
+        .contains(&"major_reported".to_string()));
+    assert!(notification_kinds(&app, &w.police)
+        .await
+        .contains(&"major_reported".to_string()));
 
     // The group escalates; the village classifies and escalates.
-    let r = act(&app, &w.inspector, id, json!({"action": "escalate", "reason": "组内无法整改"})).await;
+    let r = act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "escalate", "reason": "组内无法整改"}),
+    )
+    .await;
     assert_eq!(r.assert_status(200)["level"], "village");
-    let r = app.get(&format!("/api/v1/hazards/{id}"), Some(&w.cadre)).await;
-    assert_eq!(actions(r.assert_status(200)), ["reject_report", "escalate", "classify", "set_deadline", "submit_rectification", "comment"]);
-    let r = act(&app, &w.cadre, id, json!({"action": "classify", "difficulty": "hard"})).await;
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&w.cadre))
+        .await;
+    assert_eq!(
+        actions(r.assert_status(200)),
+        [
+            "reject_report",
+            "escalate",
+            "classify",
+            "set_deadline",
+            "submit_rectification",
+            "comment"
+        ]
+    );
+    let r = act(
+        &app,
+        &w.cadre,
+        id,
+        json!({"action": "classify", "difficulty": "hard"}),
+    )
+    .await;
     assert_eq!(r.assert_status(200)["difficulty"], "hard");
-    act(&app, &w.cadre, id, json!({"action": "escalate"})).await.assert_status(200);
-    assert!(notification_kinds(&app, &w.official).await.contains(&"arrived".to_string()));
+    act(&app, &w.cadre, id, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    assert!(notification_kinds(&app, &w.official)
+        .await
+        .contains(&"arrived".to_string()));
 
     // The township sets a deadline; it passes; the system hands the case to the police.
-    let r = act(&app, &w.official, id, json!({"action": "set_deadline", "deadline": in_an_hour()})).await;
+    let r = act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await;
     assert!(r.assert_status(200)["deadline"].is_string());
     let later = firegrid::db::now() + chrono::Duration::hours(2);
     let mut conn = app.db.conn();
     let report = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
     assert_eq!(report.expired, 1);
-    let r = app.get(&format!("/api/v1/hazards/{id}"), Some(&w.police)).await;
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&w.police))
+        .await;
     let at_police = r.assert_status(200).clone();
     assert_eq!(at_police["level"], "police");
     assert!(at_police["deadline"].is_null());
-    assert_eq!(actions(&at_police), ["record_enforcement", "list_for_supervision", "submit_rectification", "comment"]);
-    assert!(notification_kinds(&app, &w.police).await.contains(&"overdue".to_string()));
+    assert_eq!(
+        actions(&at_police),
+        [
+            "record_enforcement",
+            "list_for_supervision",
+            "submit_rectification",
+            "comment"
+        ]
+    );
+    assert!(notification_kinds(&app, &w.police)
+        .await
+        .contains(&"overdue".to_string()));
 
     // The police enforce and list it for county supervision.
     let r = act(&app, &w.police, id, json!({"action": "record_enforcement", "measure": "order_to_rectify", "document_no": "湟公(李)责改字〔2026〕12号"})).await;
     r.assert_status(200);
-    let r = act(&app, &w.police, id, json!({"action": "list_for_supervision", "deadline": in_an_hour()})).await;
+    let r = act(
+        &app,
+        &w.police,
+        id,
+        json!({"action": "list_for_supervision", "deadline": in_an_hour()}),
+    )
+    .await;
     assert_eq!(r.assert_status(200)["supervision_listed"], true);
-    assert!(notification_kinds(&app, &w.county).await.contains(&"listed".to_string()));
+    assert!(notification_kinds(&app, &w.county)
+        .await
+        .contains(&"listed".to_string()));
 
     // The group's handler, on site, submits the rectification; the fire officer rejects it.
-    let r = act(&app, &w.handler, id, json!({"action": "submit_rectification", "note": "已更换电线，插排已拆除"})).await;
+    let r = act(
+        &app,
+        &w.handler,
+        id,
+        json!({"action": "submit_rectification", "note": "已更换电线，插排已拆除"}),
+    )
+    .await;
     assert_eq!(r.assert_status(200)["status"], "awaiting_review");
-    let r = act(&app, &w.fire, id, json!({"action": "reject_closure", "reason": "燃气罐仍未移出厨房"})).await;
+    let r = act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "reject_closure", "reason": "燃气罐仍未移出厨房"}),
+    )
+    .await;
     assert_eq!(r.assert_status(200)["status"], "open");
-    assert!(notification_kinds(&app, &w.handler).await.contains(&"closure_rejected".to_string()));
+    assert!(notification_kinds(&app, &w.handler)
+        .await
+        .contains(&"closure_rejected".to_string()));
 
     // The police submit it again; the fire officer approves with the outcome.
-    act(&app, &w.police, id, json!({"action": "submit_rectification", "note": "燃气罐已移至室外专用柜"})).await.assert_status(200);
-    let r = act(&app, &w.fire, id, json!({"action": "approve_closure", "outcome": "rectified"})).await;
+    act(
+        &app,
+        &w.police,
+        id,
+        json!({"action": "submit_rectification", "note": "燃气罐已移至室外专用柜"}),
+    )
+    .await
+    .assert_status(200);
+    let r = act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "approve_closure", "outcome": "rectified"}),
+    )
+    .await;
     let closed = r.assert_status(200).clone();
-    assert_eq!((closed["status"].as_str(), closed["outcome"].as_str()), (Some("closed"), Some("rectified")));
+    assert_eq!(
+        (closed["status"].as_str(), closed["outcome"].as_str()),
+        (Some("closed"), Some("rectified"))
+    );
     assert!(closed["closed_at"].is_string());
 
     // A spot check draws it and fails it: the case reopens.
-    let r = app.post("/api/v1/spot-checks", Some(&w.fire), json!({"region_id": w.t.county, "sample_size": 10})).await;
+    let r = app
+        .post(
+            "/api/v1/spot-checks",
+            Some(&w.fire),
+            json!({"region_id": w.t.county, "sample_size": 10}),
+        )
+        .await;
     let sample = r.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(sample.len(), 1);
     assert_eq!(sample[0]["id"], id);
-    let r = act(&app, &w.fire, id, json!({"action": "spot_check", "passed": false, "note": "回访发现仍在使用串接插排"})).await;
+    let r = act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "spot_check", "passed": false, "note": "回访发现仍在使用串接插排"}),
+    )
+    .await;
     let reopened = r.assert_status(200).clone();
     assert_eq!(reopened["status"], "open");
     assert!(reopened["outcome"].is_null());
     // Checked in the last 90 days: not drawn again even when closed again.
-    let r = app.post("/api/v1/spot-checks", Some(&w.fire), json!({"region_id": w.t.county, "sample_size": 10})).await;
+    let r = app
+        .post(
+            "/api/v1/spot-checks",
+            Some(&w.fire),
+            json!({"region_id": w.t.county, "sample_size": 10}),
+        )
+        .await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
 
     // The timeline tells the whole story, chained by hashes.
-    let r = app.get(&format!("/api/v1/hazards/{id}/events"), Some(&w.county)).await;
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.county))
+        .await;
     let events = r.assert_status(200).as_array().unwrap().clone();
-    let names: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
         [
-            "report", "escalate", "classify", "escalate", "set_deadline", "deadline_expired", "record_enforcement",
-            "list_for_supervision", "submit_rectification", "reject_closure", "submit_rectification", "approve_closure",
+            "report",
+            "escalate",
+            "classify",
+            "escalate",
+            "set_deadline",
+            "deadline_expired",
+            "record_enforcement",
+            "list_for_supervision",
+            "submit_rectification",
+            "reject_closure",
+            "submit_rectification",
+            "approve_closure",
             "spot_check"
         ]
     );
     let expired = &events[5];
     assert!(expired["actor"].is_null(), "the system acted");
-    assert_eq!((expired["from_level"].as_str(), expired["to_level"].as_str()), (Some("township"), Some("police")));
+    assert_eq!(
+        (expired["from_level"].as_str(), expired["to_level"].as_str()),
+        (Some("township"), Some("police"))
+    );
     assert_eq!(events[0]["actor"]["display_name"], "用户xunchayuan");
     assert_eq!(events[6]["params"]["measure"], "order_to_rectify");
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
@@ -198,101 +445,352 @@ async fn the_whole_journey(b: Backend) {
 async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", "楼道堆放杂物")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", "楼道堆放杂物"),
+        )
+        .await;
     let id = id_of(r.assert_status(201));
     // Roles that may never do these.
-    act(&app, &w.inspector, id, json!({"action": "verify"})).await.assert_problem(403, "forbidden");
-    act(&app, &w.inspector, id, json!({"action": "approve_closure", "outcome": "rectified"})).await.assert_problem(403, "forbidden");
-    act(&app, &w.cadre, id, json!({"action": "transfer_to_police"})).await.assert_problem(403, "forbidden");
-    act(&app, &w.fire, id, json!({"action": "record_enforcement", "measure": "fine", "document_no": "1"})).await.assert_problem(403, "forbidden");
-    act(&app, &w.root, id, json!({"action": "escalate"})).await.assert_problem(403, "forbidden");
+    act(&app, &w.inspector, id, json!({"action": "verify"}))
+        .await
+        .assert_problem(403, "forbidden");
+    act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "approve_closure", "outcome": "rectified"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    act(&app, &w.cadre, id, json!({"action": "transfer_to_police"}))
+        .await
+        .assert_problem(403, "forbidden");
+    act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "record_enforcement", "measure": "fine", "document_no": "1"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    act(&app, &w.root, id, json!({"action": "escalate"}))
+        .await
+        .assert_problem(403, "forbidden");
     // Roles that may, but not now or not at this level.
-    act(&app, &w.official, id, json!({"action": "transfer_to_police"})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.cadre, id, json!({"action": "classify", "difficulty": "easy"})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.cadre, id, json!({"action": "verify"})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.fire, id, json!({"action": "reopen", "reason": "x"})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.official, id, json!({"action": "set_deadline", "deadline": in_an_hour()})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.police, id, json!({"action": "list_for_supervision", "deadline": in_an_hour()})).await.assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "transfer_to_police"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.cadre,
+        id,
+        json!({"action": "classify", "difficulty": "easy"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    act(&app, &w.cadre, id, json!({"action": "verify"}))
+        .await
+        .assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "reopen", "reason": "x"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.police,
+        id,
+        json!({"action": "list_for_supervision", "deadline": in_an_hour()}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
     // Bad parameters are 422 and change nothing.
-    let r = act(&app, &w.inspector, id, json!({"action": "set_deadline", "deadline": "2020-01-01T00:00:00Z"})).await;
+    let r = act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "set_deadline", "deadline": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
     assert_eq!(r.body["errors"][0]["field"], "deadline");
-    let r = act(&app, &w.inspector, id, json!({"action": "escalate", "to_level": "township"})).await;
+    let r = act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "escalate", "to_level": "township"}),
+    )
+    .await;
     assert_eq!(r.body["errors"][0]["field"], "to_level");
     let r = act(&app, &w.inspector, id, json!({"action": "fly"})).await;
     assert_eq!(r.body["errors"][0]["field"], "action");
-    let r = act(&app, &w.inspector, id, json!({"action": "escalate", "reson": "typo"})).await;
+    let r = act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "escalate", "reson": "typo"}),
+    )
+    .await;
     assert_eq!(r.body["errors"][0]["field"], "reson");
-    let r = act(&app, &w.inspector, id, json!({"action": "submit_rectification", "note": "好了", "attachment_ids": [999]})).await;
+    let r = act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "submit_rectification", "note": "好了", "attachment_ids": [999]}),
+    )
+    .await;
     assert_eq!(r.body["errors"][0]["field"], "attachment_ids");
-    let r = app.get(&format!("/api/v1/hazards/{id}"), Some(&w.inspector)).await;
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&w.inspector))
+        .await;
     let unchanged = r.assert_status(200);
-    assert_eq!((unchanged["version"].as_i64(), unchanged["level"].as_str()), (Some(1), Some("group")));
+    assert_eq!(
+        (unchanged["version"].as_i64(), unchanged["level"].as_str()),
+        (Some(1), Some("group"))
+    );
     // A stale expected_version.
-    act(&app, &w.inspector, id, json!({"action": "comment", "text": "已通知户主", "expected_version": 1})).await.assert_status(200);
-    act(&app, &w.inspector, id, json!({"action": "comment", "text": "再次通知", "expected_version": 1}))
-        .await
-        .assert_problem(409, "version_conflict");
+    act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "comment", "text": "已通知户主", "expected_version": 1}),
+    )
+    .await
+    .assert_status(200);
+    act(
+        &app,
+        &w.inspector,
+        id,
+        json!({"action": "comment", "text": "再次通知", "expected_version": 1}),
+    )
+    .await
+    .assert_problem(409, "version_conflict");
 }
 
 async fn four_eyes_and_police_transfer_rules(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", "灭火器过期")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", "灭火器过期"),
+        )
+        .await;
     let id = id_of(r.assert_status(201));
-    act(&app, &w.inspector, id, json!({"action": "escalate"})).await.assert_status(200);
+    act(&app, &w.inspector, id, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
     // The village cadre submits at village level and may not approve their own work.
-    act(&app, &w.cadre, id, json!({"action": "submit_rectification", "note": "已更换灭火器"})).await.assert_status(200);
-    act(&app, &w.official, id, json!({"action": "reject_closure", "reason": "缺少照片"})).await.assert_status(200);
-    act(&app, &w.cadre, id, json!({"action": "escalate"})).await.assert_status(200);
-    act(&app, &w.official, id, json!({"action": "submit_rectification", "note": "镇里已督促整改"})).await.assert_status(200);
+    act(
+        &app,
+        &w.cadre,
+        id,
+        json!({"action": "submit_rectification", "note": "已更换灭火器"}),
+    )
+    .await
+    .assert_status(200);
+    act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "reject_closure", "reason": "缺少照片"}),
+    )
+    .await
+    .assert_status(200);
+    act(&app, &w.cadre, id, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "submit_rectification", "note": "镇里已督促整改"}),
+    )
+    .await
+    .assert_status(200);
     // Township-level closure is reviewed by fire officers: a township official may not.
-    act(&app, &w.official, id, json!({"action": "approve_closure", "outcome": "rectified"})).await.assert_problem(409, "invalid_transition");
-    let r = act(&app, &w.fire, id, json!({"action": "approve_closure", "outcome": "duplicate"})).await;
+    act(
+        &app,
+        &w.official,
+        id,
+        json!({"action": "approve_closure", "outcome": "rectified"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    let r = act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "approve_closure", "outcome": "duplicate"}),
+    )
+    .await;
     assert_eq!(r.body["errors"][0]["field"], "duplicate_of");
-    act(&app, &w.fire, id, json!({"action": "approve_closure", "outcome": "rectified"})).await.assert_status(200);
+    act(
+        &app,
+        &w.fire,
+        id,
+        json!({"action": "approve_closure", "outcome": "rectified"}),
+    )
+    .await
+    .assert_status(200);
 
     // Four eyes on a group-level case: the cadre who submitted cannot approve.
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", "电动车楼道充电")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", "电动车楼道充电"),
+        )
+        .await;
     let id2 = id_of(r.assert_status(201));
-    act(&app, &w.cadre, id2, json!({"action": "submit_rectification", "note": "已劝离"})).await.assert_problem(409, "invalid_transition");
-    act(&app, &w.handler, id2, json!({"action": "submit_rectification", "note": "已劝离"})).await.assert_status(200);
-    act(&app, &w.cadre, id2, json!({"action": "approve_closure", "outcome": "duplicate", "duplicate_of": id})).await.assert_status(200);
+    act(
+        &app,
+        &w.cadre,
+        id2,
+        json!({"action": "submit_rectification", "note": "已劝离"}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+    act(
+        &app,
+        &w.handler,
+        id2,
+        json!({"action": "submit_rectification", "note": "已劝离"}),
+    )
+    .await
+    .assert_status(200);
+    act(
+        &app,
+        &w.cadre,
+        id2,
+        json!({"action": "approve_closure", "outcome": "duplicate", "duplicate_of": id}),
+    )
+    .await
+    .assert_status(200);
 
     // A township without a police station cannot transfer.
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", "柴草堆放")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", "柴草堆放"),
+        )
+        .await;
     let id3 = id_of(r.assert_status(201));
     let mut conn = app.db.conn();
-    conn.batch_execute("DELETE FROM organization_jurisdictions WHERE kind = 'police_station'").unwrap();
-    act(&app, &w.inspector, id3, json!({"action": "escalate"})).await.assert_status(200);
-    act(&app, &w.cadre, id3, json!({"action": "escalate"})).await.assert_status(200);
-    act(&app, &w.official, id3, json!({"action": "transfer_to_police"})).await.assert_problem(409, "conflict");
+    conn.batch_execute("DELETE FROM organization_jurisdictions WHERE kind = 'police_station'")
+        .unwrap();
+    act(&app, &w.inspector, id3, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(&app, &w.cadre, id3, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(
+        &app,
+        &w.official,
+        id3,
+        json!({"action": "transfer_to_police"}),
+    )
+    .await
+    .assert_problem(409, "conflict");
 }
 
 async fn another_area_sees_nothing(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "major", "加油站违规")).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "major", "加油站违规"),
+        )
+        .await;
     let id = id_of(r.assert_status(201));
     let o = &w.outsider;
-    app.get(&format!("/api/v1/hazards/{id}"), Some(o)).await.assert_problem(404, "not_found");
-    app.get(&format!("/api/v1/hazards/{id}/events"), Some(o)).await.assert_problem(404, "not_found");
-    act(&app, o, id, json!({"action": "comment", "text": "看看"})).await.assert_problem(404, "not_found");
-    app.post("/api/v1/hazards", Some(o), hazard_body(w.t.group, "general", "越界上报")).await.assert_problem(404, "not_found");
-    let r = app.get("/api/v1/hazards", Some(o)).await;
-    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
-    app.get(&format!("/api/v1/hazards?region_id={}", w.t.county), Some(o)).await.assert_problem(404, "not_found");
-    app.post("/api/v1/spot-checks", Some(o), json!({"region_id": w.t.county, "sample_size": 5})).await.assert_problem(403, "forbidden");
-    app.post("/api/v1/spot-checks", Some(&w.fire), json!({"region_id": w.t.other_county, "sample_size": 5}))
+    app.get(&format!("/api/v1/hazards/{id}"), Some(o))
         .await
         .assert_problem(404, "not_found");
+    app.get(&format!("/api/v1/hazards/{id}/events"), Some(o))
+        .await
+        .assert_problem(404, "not_found");
+    act(&app, o, id, json!({"action": "comment", "text": "看看"}))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(
+        "/api/v1/hazards",
+        Some(o),
+        hazard_body(w.t.group, "general", "越界上报"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let r = app.get("/api/v1/hazards", Some(o)).await;
+    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
+    app.get(
+        &format!("/api/v1/hazards?region_id={}", w.t.county),
+        Some(o),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.post(
+        "/api/v1/spot-checks",
+        Some(o),
+        json!({"region_id": w.t.county, "sample_size": 5}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post(
+        "/api/v1/spot-checks",
+        Some(&w.fire),
+        json!({"region_id": w.t.other_county, "sample_size": 5}),
+    )
+    .await
+    .assert_problem(404, "not_found");
     // Notifications are per user: someone else's id is 404.
     let r = app.get("/api/v1/me/notifications", Some(&w.official)).await;
     let nid = r.assert_status(200)["items"][0]["id"].as_i64().unwrap();
-    app.post(&format!("/api/v1/me/notifications/{nid}/read"), Some(o), json!({})).await.assert_problem(404, "not_found");
-    let r = app.post(&format!("/api/v1/me/notifications/{nid}/read"), Some(&w.official), json!({})).await;
+    app.post(
+        &format!("/api/v1/me/notifications/{nid}/read"),
+        Some(o),
+        json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let r = app
+        .post(
+            &format!("/api/v1/me/notifications/{nid}/read"),
+            Some(&w.official),
+            json!({}),
+        )
+        .await;
     assert!(r.assert_status(200)["read_at"].is_string());
-    let r = app.get("/api/v1/me/notifications?unread=true", Some(&w.official)).await;
-    assert!(r.assert_status(200)["items"].as_array().unwrap().iter().all(|n| n["id"] != nid));
+    let r = app
+        .get("/api/v1/me/notifications?unread=true", Some(&w.official))
+        .await;
+    assert!(r.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["id"] != nid));
 }
 
 async fn reports_validate_their_input(b: Backend) {
@@ -317,12 +815,32 @@ async fn reports_validate_their_input(b: Backend) {
     let mut body = hazard_body(w.t.group, "general", "x");
     body["premises_id"] = json!(424242);
     assert_eq!(post(body).await.body["errors"][0]["field"], "premises_id");
-    let r = app.post("/api/v1/hazards", Some(&w.official), hazard_body(w.t.village, "general", "村级")).await;
-    assert_eq!(r.body["errors"][0]["field"], "group_id");
-    post(hazard_body(999999, "general", "x")).await.assert_problem(404, "not_found");
-    app.post("/api/v1/hazards", Some(&w.root), hazard_body(w.t.group, "general", "管理员")).await.assert_problem(403, "forbidden");
     let r = app
-        .send(TestRequest::post().uri("/api/v1/hazards").insert_header(("authorization", format!("Bearer {}", w.inspector))).insert_header(("content-type", "application/xml")).set_payload("<hazard/>"))
+        .post(
+            "/api/v1/hazards",
+            Some(&w.official),
+            hazard_body(w.t.village, "general", "村级"),
+        )
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "group_id");
+    post(hazard_body(999999, "general", "x"))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(
+        "/api/v1/hazards",
+        Some(&w.root),
+        hazard_body(w.t.group, "general", "管理员"),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/hazards")
+                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("content-type", "application/xml"))
+                .set_payload("<hazard/>"),
+        )
         .await;
     r.assert_problem(415, "unsupported_media_type");
     // Nothing was created by any of it.
@@ -348,7 +866,12 @@ async fn idempotent_retries_create_nothing(b: Backend) {
     assert_eq!(retry.headers.get("idempotent-replayed").unwrap(), "true");
     assert_eq!(retry.body["case_no"], first["case_no"]);
     assert_eq!(retry.body["id"], first["id"]);
-    let other = app.send(send("phone-1-report-77", hazard_body(w.t.group, "general", "另一处隐患"))).await;
+    let other = app
+        .send(send(
+            "phone-1-report-77",
+            hazard_body(w.t.group, "general", "另一处隐患"),
+        ))
+        .await;
     other.assert_problem(422, "idempotency_key_reused");
     // Keys are per user: the handler's same key is a new request.
     let r = app
@@ -375,10 +898,18 @@ async fn idempotent_retries_create_nothing(b: Backend) {
     app.send(esc()).await.assert_status(200);
     let again = app.send(esc()).await;
     assert_eq!(again.assert_status(200)["level"], "village");
-    let r = app.get(&format!("/api/v1/hazards/{id}/events"), Some(&w.inspector)).await;
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.inspector))
+        .await;
     assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
     let bad = app
-        .send(TestRequest::post().uri("/api/v1/hazards").insert_header(("authorization", format!("Bearer {}", w.inspector))).insert_header(("idempotency-key", "")).set_json(body))
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/hazards")
+                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("idempotency-key", ""))
+                .set_json(body),
+        )
         .await;
     bad.assert_problem(422, "validation_failed");
 }
@@ -386,9 +917,23 @@ async fn idempotent_retries_create_nothing(b: Backend) {
 async fn concurrent_reports_get_consecutive_numbers(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let requests = (0..50).map(|i| app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", &format!("隐患{i}"))));
+    let requests = (0..50).map(|i| {
+        app.post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", &format!("隐患{i}")),
+        )
+    });
     let responses = futures_util::future::join_all(requests).await;
-    let mut numbers: Vec<String> = responses.iter().map(|r| r.assert_status(201)["case_no"].as_str().unwrap().to_string()).collect();
+    let mut numbers: Vec<String> = responses
+        .iter()
+        .map(|r| {
+            r.assert_status(201)["case_no"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     numbers.sort();
     let year = chrono::Utc::now().format("%Y");
     let expected: Vec<String> = (1..=50).map(|n| format!("630106-{year}-{n:06}")).collect();
@@ -399,10 +944,17 @@ async fn two_servers_sweep_each_case_once(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
     for i in 0..500 {
-        app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", &format!("逾期{i}"))).await.assert_status(201);
+        app.post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", &format!("逾期{i}")),
+        )
+        .await
+        .assert_status(201);
     }
     let mut conn = app.db.conn();
-    conn.batch_execute("UPDATE hazards SET deadline = created_at").unwrap();
+    conn.batch_execute("UPDATE hazards SET deadline = created_at")
+        .unwrap();
     let now = firegrid::db::now() + chrono::Duration::minutes(1);
     // Two servers: two pools over the same database, sweeping at the same moment.
     let url = app.db.url.clone();
@@ -412,7 +964,9 @@ async fn two_servers_sweep_each_case_once(b: Backend) {
             std::thread::spawn(move || {
                 let pool = firegrid::db::build_pool(&url, 2, std::time::Duration::from_secs(30));
                 let mut c = pool.get().unwrap();
-                firegrid::hazards::sweep::sweep_once(&mut c, now).unwrap().expired
+                firegrid::hazards::sweep::sweep_once(&mut c, now)
+                    .unwrap()
+                    .expired
             })
         })
         .collect();
@@ -423,12 +977,33 @@ async fn two_servers_sweep_each_case_once(b: Backend) {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let count = |sql: &str, c: &mut firegrid::db::PooledConn| diesel::sql_query(sql).get_result::<N>(c).unwrap().n;
-    assert_eq!(count("SELECT count(*) AS n FROM hazard_events WHERE action = 'deadline_expired'", &mut conn), 500);
-    assert_eq!(count("SELECT count(*) AS n FROM hazards WHERE level = 'village' AND deadline IS NULL", &mut conn), 500);
+    let count = |sql: &str, c: &mut firegrid::db::PooledConn| {
+        diesel::sql_query(sql).get_result::<N>(c).unwrap().n
+    };
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM hazard_events WHERE action = 'deadline_expired'",
+            &mut conn
+        ),
+        500
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM hazards WHERE level = 'village' AND deadline IS NULL",
+            &mut conn
+        ),
+        500
+    );
     // A second pass finds nothing to do.
-    assert_eq!(firegrid::hazards::sweep::sweep_once(&mut conn, now).unwrap().expired, 0);
-    let r = app.get("/api/v1/hazards?overdue=true", Some(&w.county)).await;
+    assert_eq!(
+        firegrid::hazards::sweep::sweep_once(&mut conn, now)
+            .unwrap()
+            .expired,
+        0
+    );
+    let r = app
+        .get("/api/v1/hazards?overdue=true", Some(&w.county))
+        .await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
 }
 
@@ -436,14 +1011,35 @@ async fn tampering_is_detected(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
     for title in ["电线乱拉", "通道堵塞"] {
-        let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, "general", title)).await;
+        let r = app
+            .post(
+                "/api/v1/hazards",
+                Some(&w.inspector),
+                hazard_body(w.t.group, "general", title),
+            )
+            .await;
         let id = id_of(r.assert_status(201));
-        act(&app, &w.inspector, id, json!({"action": "comment", "text": "已拍照"})).await.assert_status(200);
+        act(
+            &app,
+            &w.inspector,
+            id,
+            json!({"action": "comment", "text": "已拍照"}),
+        )
+        .await
+        .assert_status(200);
     }
     let mut conn = app.db.conn();
-    assert_eq!(firegrid::hazards::events::verify_all(&mut conn).unwrap().1.len(), 0);
+    assert_eq!(
+        firegrid::hazards::events::verify_all(&mut conn)
+            .unwrap()
+            .1
+            .len(),
+        0
+    );
     // The database itself refuses to change history…
-    assert!(conn.batch_execute("UPDATE hazard_events SET params = '{}' WHERE seq = 2").is_err());
+    assert!(conn
+        .batch_execute("UPDATE hazard_events SET params = '{}' WHERE seq = 2")
+        .is_err());
     assert!(conn.batch_execute("DELETE FROM hazard_events").is_err());
     // …so an attacker with the database's keys disables that first, and is still caught.
     let (off, on) = match b {
@@ -470,11 +1066,26 @@ async fn lists_filter_within_scope(b: Backend) {
     let w = world(&app).await;
     let mut ids = Vec::new();
     for (sev, title) in [("general", "一"), ("major", "二"), ("general", "三")] {
-        let r = app.post("/api/v1/hazards", Some(&w.inspector), hazard_body(w.t.group, sev, title)).await;
+        let r = app
+            .post(
+                "/api/v1/hazards",
+                Some(&w.inspector),
+                hazard_body(w.t.group, sev, title),
+            )
+            .await;
         ids.push(id_of(r.assert_status(201)));
     }
-    act(&app, &w.inspector, ids[0], json!({"action": "escalate"})).await.assert_status(200);
-    act(&app, &w.inspector, ids[2], json!({"action": "set_deadline", "deadline": in_an_hour()})).await.assert_status(200);
+    act(&app, &w.inspector, ids[0], json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(
+        &app,
+        &w.inspector,
+        ids[2],
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await
+    .assert_status(200);
     let count = |q: &'static str| {
         let token = w.county.clone();
         let app = &app;
@@ -489,22 +1100,38 @@ async fn lists_filter_within_scope(b: Backend) {
     assert_eq!(count("?status=open&level=group").await, 2);
     assert_eq!(count("?category=electrical").await, 3);
     assert_eq!(count("?listed=true").await, 0);
-    assert_eq!(count("?created_from=2000-01-01T00:00:00Z&created_to=2100-01-01T00:00:00Z").await, 3);
+    assert_eq!(
+        count("?created_from=2000-01-01T00:00:00Z&created_to=2100-01-01T00:00:00Z").await,
+        3
+    );
     assert_eq!(count("?created_to=2000-01-01T00:00:00Z").await, 0);
     // Newest first, and the cursor walks on.
     let r = app.get("/api/v1/hazards?limit=2", Some(&w.county)).await;
     let page = r.assert_status(200).clone();
     assert_eq!(page["items"][0]["id"], ids[2]);
-    let r = app.get(&format!("/api/v1/hazards?limit=2&cursor={}", page["next_cursor"].as_str().unwrap()), Some(&w.county)).await;
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/hazards?limit=2&cursor={}",
+                page["next_cursor"].as_str().unwrap()
+            ),
+            Some(&w.county),
+        )
+        .await;
     let page2 = r.assert_status(200);
     assert_eq!(page2["items"][0]["id"], ids[0]);
     assert!(page2["next_cursor"].is_null());
     // Overdue: the deadline passes (seen from the database's clock).
     let mut conn = app.db.conn();
-    conn.batch_execute("UPDATE hazards SET deadline = created_at WHERE deadline IS NOT NULL").unwrap();
+    conn.batch_execute("UPDATE hazards SET deadline = created_at WHERE deadline IS NOT NULL")
+        .unwrap();
     assert_eq!(count("?overdue=true").await, 1);
-    app.get("/api/v1/hazards?status=lost", Some(&w.county)).await.assert_problem(400, "validation_failed");
-    app.get("/api/v1/hazards?overdue=maybe", Some(&w.county)).await.assert_problem(400, "validation_failed");
+    app.get("/api/v1/hazards?status=lost", Some(&w.county))
+        .await
+        .assert_problem(400, "validation_failed");
+    app.get("/api/v1/hazards?overdue=maybe", Some(&w.county))
+        .await
+        .assert_problem(400, "validation_failed");
 }
 
 db_tests!(

@@ -45,7 +45,11 @@ pub struct Capture {
     pub lng: Option<f64>,
 }
 
-fn dms(field: Option<&exif::Field>, reference: Option<&exif::Field>, negative: &str) -> Option<f64> {
+fn dms(
+    field: Option<&exif::Field>,
+    reference: Option<&exif::Field>,
+    negative: &str,
+) -> Option<f64> {
     let exif::Value::Rational(parts) = &field?.value else {
         return None;
     };
@@ -65,25 +69,36 @@ pub fn read_capture(bytes: &[u8], tz: chrono_tz::Tz) -> Capture {
         return Capture::default();
     };
     use exif::{In, Tag};
-    let taken_at = exif.get_field(Tag::DateTimeOriginal, In::PRIMARY).and_then(|f| match &f.value {
-        exif::Value::Ascii(v) if !v.is_empty() => {
-            let mut dt = exif::DateTime::from_ascii(&v[0]).ok()?;
-            if let Some(off) = exif.get_field(Tag::OffsetTimeOriginal, In::PRIMARY) {
-                if let exif::Value::Ascii(o) = &off.value {
-                    let _ = o.first().map(|o| dt.parse_offset(o));
+    let taken_at = exif
+        .get_field(Tag::DateTimeOriginal, In::PRIMARY)
+        .and_then(|f| match &f.value {
+            exif::Value::Ascii(v) if !v.is_empty() => {
+                let mut dt = exif::DateTime::from_ascii(&v[0]).ok()?;
+                if let Some(off) = exif.get_field(Tag::OffsetTimeOriginal, In::PRIMARY) {
+                    if let exif::Value::Ascii(o) = &off.value {
+                        let _ = o.first().map(|o| dt.parse_offset(o));
+                    }
                 }
+                let local =
+                    NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
+                        .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
+                Some(match dt.offset {
+                    Some(minutes) => local - chrono::Duration::minutes(minutes.into()),
+                    None => tz.from_local_datetime(&local).earliest()?.naive_utc(),
+                })
             }
-            let local = NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
-                .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
-            Some(match dt.offset {
-                Some(minutes) => local - chrono::Duration::minutes(minutes.into()),
-                None => tz.from_local_datetime(&local).earliest()?.naive_utc(),
-            })
-        }
-        _ => None,
-    });
-    let lat = dms(exif.get_field(Tag::GPSLatitude, In::PRIMARY), exif.get_field(Tag::GPSLatitudeRef, In::PRIMARY), "S");
-    let lng = dms(exif.get_field(Tag::GPSLongitude, In::PRIMARY), exif.get_field(Tag::GPSLongitudeRef, In::PRIMARY), "W");
+            _ => None,
+        });
+    let lat = dms(
+        exif.get_field(Tag::GPSLatitude, In::PRIMARY),
+        exif.get_field(Tag::GPSLatitudeRef, In::PRIMARY),
+        "S",
+    );
+    let lng = dms(
+        exif.get_field(Tag::GPSLongitude, In::PRIMARY),
+        exif.get_field(Tag::GPSLongitudeRef, In::PRIMARY),
+        "W",
+    );
     let valid = matches!((lat, lng), (Some(a), Some(o)) if (-90.0..=90.0).contains(&a) && (-180.0..=180.0).contains(&o));
     Capture {
         taken_at,

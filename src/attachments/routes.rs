@@ -23,18 +23,30 @@ pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 const ENVELOPE: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(upload_attachment).service(list_attachments).service(get_attachment);
+    cfg.service(upload_attachment)
+        .service(list_attachments)
+        .service(get_attachment);
 }
 
 fn too_large() -> AppError {
-    AppError::new(ErrorCode::PayloadTooLarge, format!("a photo may have at most {MAX_BYTES} bytes"))
+    AppError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("a photo may have at most {MAX_BYTES} bytes"),
+    )
 }
 
 /// Reads the one file of a multipart body, refusing more than `MAX_BYTES` without keeping any.
 async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8>> {
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
-        return Err(AppError::new(ErrorCode::UnsupportedMediaType, "upload the photo as multipart/form-data"));
+        return Err(AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            "upload the photo as multipart/form-data",
+        ));
     }
     let declared = req
         .headers()
@@ -47,15 +59,20 @@ async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8
     let mut parts = Multipart::new(req.headers(), payload);
     let mut file: Option<Vec<u8>> = None;
     while let Some(field) = parts.next().await {
-        let mut field = field.map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
-        let is_file = field.content_disposition().and_then(|cd| cd.get_filename()).is_some()
+        let mut field =
+            field.map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
+        let is_file = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .is_some()
             || field.name() == Some("file");
         if is_file && file.is_some() {
             return Err(AppError::field("file", "upload one photo per request"));
         }
         let mut buf = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| AppError::bad_request(format!("malformed multipart body: {e}")))?;
             if buf.len() + chunk.len() > MAX_BYTES {
                 return Err(too_large());
             }
@@ -71,10 +88,16 @@ async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8
 /// May the caller add photos to this case: an operational role covering it.
 fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
     let actor = hazard_store::actor_for(p, row);
-    if actor.covering.iter().any(|r| workflow::OPERATIONAL.contains(r)) {
+    if actor
+        .covering
+        .iter()
+        .any(|r| workflow::OPERATIONAL.contains(r))
+    {
         Ok(())
     } else {
-        Err(AppError::forbidden("only staff handling the case add photos"))
+        Err(AppError::forbidden(
+            "only staff handling the case add photos",
+        ))
     }
 }
 
@@ -104,15 +127,23 @@ pub async fn upload_attachment(
     .await?;
     let raw = read_file(&req, payload).await?;
     let format = image::detect(&raw).ok_or_else(|| {
-        AppError::new(ErrorCode::UnsupportedMediaType, "the file is not a JPEG, PNG or WebP image")
+        AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the file is not a JPEG, PNG or WebP image",
+        )
     })?;
-    let fp = idempotency::fingerprint(&format!("POST /hazards/{id}/attachments"), &Sha256::digest(&raw));
+    let fp = idempotency::fingerprint(
+        &format!("POST /hazards/{id}/attachments"),
+        &Sha256::digest(&raw),
+    );
     let tz = state.settings.tz;
     let data_dir = state.settings.data_dir.clone();
     let (capture, sha, size) = web::block(move || -> AppResult<_> {
         let capture = image::read_capture(&raw, tz);
-        let stripped = image::strip_metadata(format, img_parts::Bytes::from(raw))
-            .ok_or_else(|| AppError::new(ErrorCode::UnsupportedMediaType, "the image is malformed"))?;
+        let stripped =
+            image::strip_metadata(format, img_parts::Bytes::from(raw)).ok_or_else(|| {
+                AppError::new(ErrorCode::UnsupportedMediaType, "the image is malformed")
+            })?;
         let sha = hex::encode(Sha256::digest(&stripped));
         store::write_blob(&data_dir, &sha, &stripped)?;
         Ok((capture, sha, stripped.len() as i64))
@@ -123,12 +154,24 @@ pub async fn upload_attachment(
         idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
             let row = hazard_store::visible(conn, &p, id)?;
             may_attach(&p, &row)?;
-            let a = store::insert(conn, id, &sha, content_type, size, p.user_id, capture, db::now())?;
-            Ok((201, serde_json::to_value(a.to_api()).map_err(|e| AppError::internal(e.to_string()))?))
+            let new = store::NewAttachment {
+                hazard_id: id,
+                sha256: &sha,
+                content_type,
+                size,
+                uploaded_by: p.user_id,
+            };
+            let a = store::insert(conn, new, capture, db::now())?;
+            Ok((
+                201,
+                serde_json::to_value(a.to_api()).map_err(|e| AppError::internal(e.to_string()))?,
+            ))
         })
     })
     .await?;
-    let mut resp = HttpResponse::build(actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default());
+    let mut resp = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default(),
+    );
     if stored.replayed {
         resp.insert_header(("idempotent-replayed", "true"));
     }
@@ -139,7 +182,11 @@ pub async fn upload_attachment(
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Attachment>), StdErrors))]
 #[get("/hazards/{id}/attachments")]
-pub async fn list_attachments(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<Vec<Attachment>>> {
+pub async fn list_attachments(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Vec<Attachment>>> {
     let id = id.into_inner();
     let rows = db::run(&state.pool, move |conn| {
         hazard_store::visible(conn, &p, id)?;
@@ -153,7 +200,11 @@ pub async fn list_attachments(state: web::Data<AppState>, p: Principal, id: web:
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, description = "the image", content_type = "image/jpeg"), StdErrors))]
 #[get("/attachments/{id}")]
-pub async fn get_attachment(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get_attachment(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let row = db::run(&state.pool, move |conn| {
         let a = store::get(conn, id)?;

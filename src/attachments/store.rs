@@ -69,34 +69,45 @@ pub fn write_blob(data_dir: &Path, sha256: &str, bytes: &[u8]) -> AppResult<()> 
     if path.exists() {
         return Ok(());
     }
-    let dir = path.parent().ok_or_else(|| AppError::internal("blob path"))?;
-    std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| AppError::internal("blob path"))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
     let tmp = dir.join(format!(".{sha256}.{}", uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, bytes).map_err(|e| AppError::internal(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(|e| AppError::internal(format!("cannot store {}: {e}", path.display())))
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| AppError::internal(format!("cannot store {}: {e}", path.display())))
 }
 
 pub fn read_blob(data_dir: &Path, sha256: &str) -> AppResult<Vec<u8>> {
-    std::fs::read(blob_path(data_dir, sha256)).map_err(|e| AppError::internal(format!("photo {sha256} unreadable: {e}")))
+    std::fs::read(blob_path(data_dir, sha256))
+        .map_err(|e| AppError::internal(format!("photo {sha256} unreadable: {e}")))
+}
+
+/// A stored blob about to be recorded against a case.
+pub struct NewAttachment<'a> {
+    pub hazard_id: i64,
+    pub sha256: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub uploaded_by: i64,
 }
 
 pub fn insert(
     conn: &mut DbConn,
-    hazard_id: i64,
-    sha256: &str,
-    content_type: &str,
-    size: i64,
-    uploaded_by: i64,
+    a: NewAttachment<'_>,
     capture: Capture,
     now: NaiveDateTime,
 ) -> AppResult<AttachmentRow> {
     let id: i64 = diesel::insert_into(attachments::table)
         .values((
-            attachments::hazard_id.eq(hazard_id),
-            attachments::sha256.eq(sha256),
-            attachments::content_type.eq(content_type),
-            attachments::size.eq(size),
-            attachments::uploaded_by.eq(uploaded_by),
+            attachments::hazard_id.eq(a.hazard_id),
+            attachments::sha256.eq(a.sha256),
+            attachments::content_type.eq(a.content_type),
+            attachments::size.eq(a.size),
+            attachments::uploaded_by.eq(a.uploaded_by),
             attachments::taken_at.eq(capture.taken_at),
             attachments::gps_lat.eq(capture.lat),
             attachments::gps_lng.eq(capture.lng),
@@ -108,7 +119,12 @@ pub fn insert(
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<AttachmentRow> {
-    attachments::table.find(id).select(AttachmentRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+    attachments::table
+        .find(id)
+        .select(AttachmentRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
 }
 
 pub fn of_hazard(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<AttachmentRow>> {

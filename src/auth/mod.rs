@@ -18,13 +18,25 @@ use crate::AppState;
 /// Hashes off the actix workers, at most as many at once as the hashing semaphore allows
 /// (argon2 takes 19 MiB and one core for tens of milliseconds each).
 pub async fn hash_password(state: &AppState, password: String) -> AppResult<String> {
-    let _permit = state.hashing.acquire().await.map_err(|_| AppError::internal("hashing closed"))?;
+    let _permit = state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| AppError::internal("hashing closed"))?;
     web::block(move || password::hash(&password)).await?
 }
 
 /// Verifies off the actix workers; with no stored hash, spends the same time on a dummy.
-pub async fn verify_password(state: &AppState, password: String, phc: Option<String>) -> AppResult<password::Verified> {
-    let _permit = state.hashing.acquire().await.map_err(|_| AppError::internal("hashing closed"))?;
+pub async fn verify_password(
+    state: &AppState,
+    password: String,
+    phc: Option<String>,
+) -> AppResult<password::Verified> {
+    let _permit = state
+        .hashing
+        .acquire()
+        .await
+        .map_err(|_| AppError::internal("hashing closed"))?;
     Ok(web::block(move || match phc {
         Some(phc) => password::verify(&password, &phc),
         None => {

@@ -20,7 +20,9 @@ pub fn hash(password: &str) -> AppResult<String> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
     /// Correct; `needs_rehash` when it was hashed with other parameters than today's.
-    Correct { needs_rehash: bool },
+    Correct {
+        needs_rehash: bool,
+    },
     Wrong,
 }
 
@@ -28,13 +30,17 @@ pub fn verify(password: &str, phc: &str) -> Verified {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return Verified::Wrong;
     };
-    if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verified::Wrong;
     }
     let current = Params::default();
     let needs_rehash = parsed.algorithm != argon2::ARGON2ID_IDENT
         || Params::try_from(&parsed).map_or(true, |p| {
-            (p.m_cost(), p.t_cost(), p.p_cost()) != (current.m_cost(), current.t_cost(), current.p_cost())
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                != (current.m_cost(), current.t_cost(), current.p_cost())
         });
     Verified::Correct { needs_rehash }
 }
@@ -60,7 +66,11 @@ pub fn check_policy(password: &str) -> Result<(), String> {
         return Err(format!("must be at most {MAX_LEN} characters"));
     }
     let lower = password.to_lowercase();
-    if COMMON.lines().map(str::trim).any(|c| !c.is_empty() && c == lower) {
+    if COMMON
+        .lines()
+        .map(str::trim)
+        .any(|c| !c.is_empty() && c == lower)
+    {
         return Err("is one of the most common passwords; choose another".into());
     }
     Ok(())
@@ -71,7 +81,9 @@ pub fn random_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,7 +94,12 @@ mod tests {
     fn hash_is_argon2id_with_owasp_parameters_and_verifies() {
         let h = hash("湟中区李家山镇-2026").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert_eq!(verify("湟中区李家山镇-2026", &h), Verified::Correct { needs_rehash: false });
+        assert_eq!(
+            verify("湟中区李家山镇-2026", &h),
+            Verified::Correct {
+                needs_rehash: false
+            }
+        );
         assert_eq!(verify("wrong-password", &h), Verified::Wrong);
         assert_eq!(verify("x", "not a phc string"), Verified::Wrong);
     }
@@ -94,8 +111,14 @@ mod tests {
             argon2::Version::V0x13,
             Params::new(8192, 1, 1, None).unwrap(),
         );
-        let h = weak.hash_password(b"correct horse battery").unwrap().to_string();
-        assert_eq!(verify("correct horse battery", &h), Verified::Correct { needs_rehash: true });
+        let h = weak
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            verify("correct horse battery", &h),
+            Verified::Correct { needs_rehash: true }
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum Capability {
     ManageGrid,
     /// Read, create and change accounts and their roles.
     ManageAccounts,
+    /// Register, change and remove premises (一格多点) in groups: administrators and the staff
+    /// who work the grid — township officials, village cadres and police, the group's 一长三员.
+    /// County officials, police and fire officers oversee and enforce; they read premises only.
+    ManagePremises,
 }
 
 /// Whether a role grants a capability at all (somewhere).
@@ -25,6 +29,17 @@ pub fn role_may(role: Role, cap: Capability) -> bool {
     match cap {
         Capability::ReadGrid => true,
         Capability::ManageGrid | Capability::ManageAccounts => role == Role::Admin,
+        Capability::ManagePremises => matches!(
+            role,
+            Role::Admin
+                | Role::TownshipOfficial
+                | Role::VillageCadre
+                | Role::VillagePolice
+                | Role::GridLeader
+                | Role::GridInspector
+                | Role::GridHandler
+                | Role::GridCoordinator
+        ),
     }
 }
 
@@ -51,11 +66,17 @@ pub fn scope_for(p: &Principal, cap: Capability) -> crate::auth::scope::Scope {
     p.assignments
         .iter()
         .filter(|a| role_may(a.role, cap))
-        .fold(crate::auth::scope::Scope::empty(), |acc, a| acc.union(a.scope.clone()))
+        .fold(crate::auth::scope::Scope::empty(), |acc, a| {
+            acc.union(a.scope.clone())
+        })
 }
 
 pub fn authorize(p: &Principal, cap: Capability, target: Target<'_>) -> AppResult<()> {
-    let mut granting = p.assignments.iter().filter(|a| role_may(a.role, cap)).peekable();
+    let mut granting = p
+        .assignments
+        .iter()
+        .filter(|a| role_may(a.role, cap))
+        .peekable();
     if granting.peek().is_none() {
         return Err(AppError::forbidden("your roles do not allow this"));
     }
@@ -118,7 +139,15 @@ mod tests {
         for &role in Role::ALL {
             let p = principal(role, Scope::from_paths(vec![COUNTY_A.into()]));
             let admin = role == Role::Admin;
-            let expect_manage = |inside: bool| if !admin { "403" } else if inside { "ok" } else { "404" };
+            let expect_manage = |inside: bool| {
+                if !admin {
+                    "403"
+                } else if inside {
+                    "ok"
+                } else {
+                    "404"
+                }
+            };
             let cases: [(Capability, Target, &str); 9] = [
                 (ReadGrid, Target::Region(GROUP_A), "ok"),
                 (ReadGrid, Target::Region(COUNTY_A), "ok"),
@@ -127,23 +156,78 @@ mod tests {
                 (ManageGrid, Target::Region(COUNTY_B), expect_manage(false)),
                 (ManageGrid, Target::Top, expect_manage(false)),
                 (ManageAccounts, Target::Region(GROUP_A), expect_manage(true)),
-                (ManageAccounts, Target::Region(COUNTY_B), expect_manage(false)),
+                (
+                    ManageAccounts,
+                    Target::Region(COUNTY_B),
+                    expect_manage(false),
+                ),
                 (ManageAccounts, Target::Top, expect_manage(false)),
             ];
             for (cap, target, expected) in cases {
-                assert_eq!(outcome(authorize(&p, cap, target)), expected, "{role} {cap:?} {target:?}");
+                assert_eq!(
+                    outcome(authorize(&p, cap, target)),
+                    expected,
+                    "{role} {cap:?} {target:?}"
+                );
             }
+        }
+    }
+
+    /// Premises: who may write at all (403 otherwise), and only inside their own subtree (404).
+    #[test]
+    fn premises_matrix() {
+        use Capability::ManagePremises;
+        for &role in Role::ALL {
+            let writer = !matches!(
+                role,
+                Role::CountyOfficial | Role::PoliceOfficer | Role::FireOfficer
+            );
+            // Bound to the group (grid roles), or a region above it (everyone else).
+            let bound = if role.is_grid_member() {
+                GROUP_A
+            } else {
+                TOWNSHIP_A
+            };
+            let p = principal(role, Scope::from_paths(vec![bound.into()]));
+            let inside = outcome(authorize(&p, ManagePremises, Target::Region(GROUP_A)));
+            let outside = outcome(authorize(&p, ManagePremises, Target::Region(COUNTY_B)));
+            let sibling = outcome(authorize(&p, ManagePremises, Target::Region("/1/2/3/4/6/")));
+            if writer {
+                assert_eq!((inside, outside), ("ok", "404"), "{role}");
+                let expect_sibling = if role.is_grid_member() { "404" } else { "ok" };
+                assert_eq!(sibling, expect_sibling, "{role}: a sibling group");
+            } else {
+                assert_eq!((inside, outside, sibling), ("403", "403", "403"), "{role}");
+            }
+            assert_eq!(role_may(role, ManagePremises), writer, "{role}");
         }
     }
 
     #[test]
     fn a_global_admin_reaches_the_top_and_a_user_without_roles_nothing() {
         let p = principal(Role::Admin, Scope::Global);
-        assert_eq!(outcome(authorize(&p, Capability::ManageGrid, Target::Top)), "ok");
-        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(COUNTY_B))), "ok");
+        assert_eq!(
+            outcome(authorize(&p, Capability::ManageGrid, Target::Top)),
+            "ok"
+        );
+        assert_eq!(
+            outcome(authorize(
+                &p,
+                Capability::ManageAccounts,
+                Target::Region(COUNTY_B)
+            )),
+            "ok"
+        );
         let mut nobody = principal(Role::GridLeader, Scope::empty());
         nobody.assignments.clear();
-        assert_eq!(outcome(authorize(&nobody, Capability::ReadGrid, Target::Region(GROUP_A))), "403");
+        assert_eq!(
+            outcome(authorize(
+                &nobody,
+                Capability::ReadGrid,
+                Target::Region(GROUP_A)
+            )),
+            "403"
+        );
     }
 
     #[test]
@@ -155,8 +239,29 @@ mod tests {
             scope: Scope::from_paths(vec![COUNTY_A.into()]),
             ..p.assignments[0].clone()
         });
-        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(GROUP_A))), "ok");
-        assert_eq!(outcome(authorize(&p, Capability::ManageAccounts, Target::Region(COUNTY_A))), "404");
-        assert_eq!(outcome(authorize(&p, Capability::ReadGrid, Target::Region(COUNTY_A))), "ok");
+        assert_eq!(
+            outcome(authorize(
+                &p,
+                Capability::ManageAccounts,
+                Target::Region(GROUP_A)
+            )),
+            "ok"
+        );
+        assert_eq!(
+            outcome(authorize(
+                &p,
+                Capability::ManageAccounts,
+                Target::Region(COUNTY_A)
+            )),
+            "404"
+        );
+        assert_eq!(
+            outcome(authorize(
+                &p,
+                Capability::ReadGrid,
+                Target::Region(COUNTY_A)
+            )),
+            "ok"
+        );
     }
 }

@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 use crate::auth::roles::{Background, Role};
 use crate::auth::scope::Scope;
 use crate::auth::tokens::Claims;
-use crate::db::schema::{auth_sessions, organization_jurisdictions, organizations, regions, role_assignments, users};
+use crate::db::schema::{
+    auth_sessions, organization_jurisdictions, organizations, regions, role_assignments, users,
+};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::organizations::model::OrgKind;
@@ -104,7 +106,10 @@ type AssignmentRow = (
 
 /// Every role assignment of the given users, with regions and organisation jurisdictions
 /// resolved, grouped by user id.
-pub fn load_assignments(conn: &mut DbConn, user_ids: &[i64]) -> AppResult<HashMap<i64, Vec<Assignment>>> {
+pub fn load_assignments(
+    conn: &mut DbConn,
+    user_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<Assignment>>> {
     let rows: Vec<(i64, AssignmentRow)> = role_assignments::table
         .left_join(regions::table.on(role_assignments::region_id.eq(regions::id.nullable())))
         .filter(role_assignments::user_id.eq_any(user_ids))
@@ -118,7 +123,14 @@ pub fn load_assignments(conn: &mut DbConn, user_ids: &[i64]) -> AppResult<HashMa
                 role_assignments::organization_id,
                 role_assignments::title,
                 role_assignments::background,
-                (regions::id, regions::level, regions::name, regions::code, regions::path).nullable(),
+                (
+                    regions::id,
+                    regions::level,
+                    regions::name,
+                    regions::code,
+                    regions::path,
+                )
+                    .nullable(),
             ),
         ))
         .load(conn)?;
@@ -132,7 +144,8 @@ pub fn load_assignments(conn: &mut DbConn, user_ids: &[i64]) -> AppResult<HashMa
             .select((organizations::id, organizations::kind, organizations::name))
             .load(conn)?;
         for (id, kind, name) in found {
-            let kind = OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+            let kind =
+                OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
             orgs.insert(id, OrgRef { id, kind, name });
         }
         let paths: Vec<(i64, String)> = organization_jurisdictions::table
@@ -147,7 +160,8 @@ pub fn load_assignments(conn: &mut DbConn, user_ids: &[i64]) -> AppResult<HashMa
 
     let mut out: HashMap<i64, Vec<Assignment>> = HashMap::new();
     for (user_id, (id, role, _region_id, org_id, title, background, region)) in rows {
-        let role = Role::parse(&role).ok_or_else(|| AppError::internal("unknown role in database"))?;
+        let role =
+            Role::parse(&role).ok_or_else(|| AppError::internal("unknown role in database"))?;
         let (region_ref, region_path) = match region {
             Some((rid, level, name, code, path)) => (
                 Some(RegionRef {
@@ -189,7 +203,12 @@ pub fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal
         .inner_join(auth_sessions::table)
         .filter(users::id.eq(user_id))
         .filter(auth_sessions::id.eq(&claims.sid))
-        .select((users::username, users::disabled, users::token_version, auth_sessions::revoked_at))
+        .select((
+            users::username,
+            users::disabled,
+            users::token_version,
+            auth_sessions::revoked_at,
+        ))
         .first(conn)
         .optional()?;
     let Some((username, disabled, version, revoked_at)) = row else {
@@ -198,15 +217,27 @@ pub fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal
     if disabled || version != claims.ver || revoked_at.is_some() {
         return Err(invalid());
     }
-    let assignments = load_assignments(conn, &[user_id])?.remove(&user_id).unwrap_or_default();
-    let scope = assignments.iter().fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()));
-    Ok(Principal { user_id, username, session_id: claims.sid.clone(), assignments, scope })
+    let assignments = load_assignments(conn, &[user_id])?
+        .remove(&user_id)
+        .unwrap_or_default();
+    let scope = assignments
+        .iter()
+        .fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()));
+    Ok(Principal {
+        user_id,
+        username,
+        session_id: claims.sid.clone(),
+        assignments,
+        scope,
+    })
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequest for Principal {
@@ -218,7 +249,8 @@ impl FromRequest for Principal {
         let token = bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let token = token.ok_or_else(|| AppError::unauthenticated("a bearer token is required"))?;
+            let token =
+                token.ok_or_else(|| AppError::unauthenticated("a bearer token is required"))?;
             let claims = state.tokens.verify(&token)?;
             db::run(&state.pool, move |conn| load_principal(conn, &claims)).await
         })

@@ -77,6 +77,9 @@ impl Role {
 
     /// The four small-grid roles of 一长三员.
     pub fn is_grid_member(self) -> bool {
-        matches!(self, Role::GridLeader | Role::GridInspector | Role::GridHandler | Role::GridCoordinator)
+        matches!(
+            self,
+            Role::GridLeader | Role::GridInspector | Role::GridHandler | Role::GridCoordinator
+        )
     }
 }

@@ -19,7 +19,11 @@ use crate::users::store as user_store;
 use crate::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(login).service(refresh).service(logout).service(me).service(change_password);
+    cfg.service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me)
+        .service(change_password);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -48,22 +52,42 @@ pub struct TokenResponse {
 }
 
 /// Creates a session and its first tokens for a user who has just proved who they are.
-fn start_session(conn: &mut db::DbConn, state: &AppState, user_id: i64) -> AppResult<TokenResponse> {
+fn start_session(
+    conn: &mut db::DbConn,
+    state: &AppState,
+    user_id: i64,
+) -> AppResult<TokenResponse> {
     let now = db::now();
     let session = store::create_session(conn, user_id, now)?;
     issue(conn, state, user_id, &session)
 }
 
-fn issue(conn: &mut db::DbConn, state: &AppState, user_id: i64, session: &str) -> AppResult<TokenResponse> {
+fn issue(
+    conn: &mut db::DbConn,
+    state: &AppState,
+    user_id: i64,
+    session: &str,
+) -> AppResult<TokenResponse> {
     let settings = &state.settings;
     let user = user_store::get(conn, user_id)?;
     let refresh_token = tokens::new_refresh_token();
     let ttl = Duration::seconds(settings.refresh_token_ttl.as_secs() as i64);
     store::store_refresh_token(conn, session, &refresh_token, db::now(), ttl)?;
     let expires_in = settings.access_token_ttl.as_secs();
-    let access_token = state.tokens.issue(user.id, user.token_version, session, expires_in as i64)?;
-    let user = user_store::to_api(conn, &[user])?.pop().ok_or_else(AppError::not_found)?;
-    Ok(TokenResponse { access_token, token_type: "Bearer".into(), expires_in, refresh_token, user })
+    let access_token =
+        state
+            .tokens
+            .issue(user.id, user.token_version, session, expires_in as i64)?;
+    let user = user_store::to_api(conn, &[user])?
+        .pop()
+        .ok_or_else(AppError::not_found)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        refresh_token,
+        user,
+    })
 }
 
 fn invalid_login() -> AppError {
@@ -78,7 +102,11 @@ fn invalid_login() -> AppError {
     (status = 429, description = "too many failed attempts", body = crate::error::Problem, content_type = "application/problem+json"),
     StdErrors))]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: JsonBody<LoginRequest>) -> AppResult<web::Json<TokenResponse>> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<LoginRequest>,
+) -> AppResult<web::Json<TokenResponse>> {
     let LoginRequest { username, password } = body.into_inner();
     let username = username.trim().to_lowercase();
     let ip = throttle::client_ip(&req, &state.settings.trusted_proxies);
@@ -97,7 +125,12 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: JsonBody<
     })
     .await?;
 
-    let verified = verify(&state, &password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let verified = verify(
+        &state,
+        &password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     let user = match (user, verified) {
         (Some(user), Verified::Correct { needs_rehash }) if !user.disabled => (user, needs_rehash),
         _ => {
@@ -117,7 +150,11 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: JsonBody<
     };
     let (user, needs_rehash) = user;
     // Parameters changed since this hash was made: upgrade it now that we know the password.
-    let new_hash = if needs_rehash { Some(crate::auth::hash_password(&state, password).await?) } else { None };
+    let new_hash = if needs_rehash {
+        Some(crate::auth::hash_password(&state, password).await?)
+    } else {
+        None
+    };
     let st = state.clone();
     let out = db::run_tx(&state.pool, move |conn| {
         if let Some(h) = new_hash {
@@ -142,7 +179,10 @@ async fn verify(state: &AppState, password: &str, phc: Option<String>) -> AppRes
 /// was already used ends its whole session (it was stolen, or replayed).
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), StdErrors))]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> AppResult<web::Json<TokenResponse>> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> AppResult<web::Json<TokenResponse>> {
     let token = body.into_inner().refresh_token;
     let st = state.get_ref().clone();
     // The reuse revocation must survive the 401, so it runs in its own transaction.
@@ -177,7 +217,10 @@ pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>)
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204, description = "logged out"), StdErrors))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, p: Principal) -> AppResult<HttpResponse> {
-    db::run(&state.pool, move |conn| store::revoke_session(conn, &p.session_id, "logout")).await?;
+    db::run(&state.pool, move |conn| {
+        store::revoke_session(conn, &p.session_id, "logout")
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,19 +246,34 @@ pub struct Me {
 pub async fn me(state: web::Data<AppState>, p: Principal) -> AppResult<web::Json<Me>> {
     let out = db::run(&state.pool, move |conn| {
         let user = user_store::get(conn, p.user_id)?;
-        let user = user_store::to_api(conn, &[user])?.pop().ok_or_else(AppError::not_found)?;
+        let user = user_store::to_api(conn, &[user])?
+            .pop()
+            .ok_or_else(AppError::not_found)?;
         let scope = match &p.scope {
-            Scope::Global => ScopeOut { global: true, regions: Vec::new() },
+            Scope::Global => ScopeOut {
+                global: true,
+                regions: Vec::new(),
+            },
             Scope::Paths(paths) => {
                 let ids: Vec<i64> = paths
                     .iter()
                     .filter_map(|path| path.trim_end_matches('/').rsplit('/').next()?.parse().ok())
                     .collect();
-                let regions = region_store::get_many(conn, &ids)?.iter().map(|r| r.to_ref()).collect();
-                ScopeOut { global: false, regions }
+                let regions = region_store::get_many(conn, &ids)?
+                    .iter()
+                    .map(|r| r.to_ref())
+                    .collect();
+                ScopeOut {
+                    global: false,
+                    regions,
+                }
             }
         };
-        Ok(Me { roles: user.roles.clone(), user, scope })
+        Ok(Me {
+            roles: user.roles.clone(),
+            user,
+            scope,
+        })
     })
     .await?;
     Ok(web::Json(out))
@@ -238,15 +296,26 @@ pub async fn change_password(
     p: Principal,
     body: JsonBody<PasswordChange>,
 ) -> AppResult<HttpResponse> {
-    let PasswordChange { current_password, new_password } = body.into_inner();
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.into_inner();
     password::check_policy(&new_password).map_err(|m| AppError::field("new_password", m))?;
     let uid = p.user_id;
     let user = db::run(&state.pool, move |conn| user_store::get(conn, uid)).await?;
     match verify(&state, &current_password, Some(user.password_hash)).await? {
         Verified::Correct { .. } => {}
-        Verified::Wrong => return Err(AppError::field("current_password", "is not your current password")),
+        Verified::Wrong => {
+            return Err(AppError::field(
+                "current_password",
+                "is not your current password",
+            ))
+        }
     }
     let hash = crate::auth::hash_password(&state, new_password).await?;
-    db::run_tx(&state.pool, move |conn| user_store::set_password(conn, uid, &hash)).await?;
+    db::run_tx(&state.pool, move |conn| {
+        user_store::set_password(conn, uid, &hash)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

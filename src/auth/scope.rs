@@ -80,12 +80,14 @@ macro_rules! scope_filter {
         use diesel::prelude::*;
         let scope: &$crate::auth::scope::Scope = $scope;
         let mut filter: Box<
-            dyn diesel::BoxableExpression<_, $crate::db::MultiBackend, SqlType = diesel::sql_types::Bool>,
-        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>(if scope.is_global() {
-            "1=1"
-        } else {
-            "1=0"
-        }));
+            dyn diesel::BoxableExpression<
+                _,
+                $crate::db::MultiBackend,
+                SqlType = diesel::sql_types::Bool,
+            >,
+        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            if scope.is_global() { "1=1" } else { "1=0" },
+        ));
         for (start, end) in scope.ranges() {
             filter = Box::new(filter.or($col.ge(start).and($col.lt(end))));
         }

@@ -11,12 +11,22 @@ use crate::error::AppResult;
 pub fn create_session(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> AppResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     diesel::insert_into(auth_sessions::table)
-        .values((auth_sessions::id.eq(&id), auth_sessions::user_id.eq(user_id), auth_sessions::created_at.eq(now)))
+        .values((
+            auth_sessions::id.eq(&id),
+            auth_sessions::user_id.eq(user_id),
+            auth_sessions::created_at.eq(now),
+        ))
         .execute(conn)?;
     Ok(id)
 }
 
-pub fn store_refresh_token(conn: &mut DbConn, session_id: &str, token: &str, now: NaiveDateTime, ttl: Duration) -> AppResult<()> {
+pub fn store_refresh_token(
+    conn: &mut DbConn,
+    session_id: &str,
+    token: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> AppResult<()> {
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(hash_refresh_token(token)),
@@ -29,9 +39,16 @@ pub fn store_refresh_token(conn: &mut DbConn, session_id: &str, token: &str, now
 }
 
 pub fn revoke_session(conn: &mut DbConn, session_id: &str, reason: &str) -> AppResult<()> {
-    diesel::update(auth_sessions::table.find(session_id).filter(auth_sessions::revoked_at.is_null()))
-        .set((auth_sessions::revoked_at.eq(crate::db::now()), auth_sessions::revoked_reason.eq(reason)))
-        .execute(conn)?;
+    diesel::update(
+        auth_sessions::table
+            .find(session_id)
+            .filter(auth_sessions::revoked_at.is_null()),
+    )
+    .set((
+        auth_sessions::revoked_at.eq(crate::db::now()),
+        auth_sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -43,8 +60,17 @@ pub struct RefreshRow {
     pub session_revoked: bool,
 }
 
+/// session id, user id, expiry, used, session revoked.
+type RefreshColumns = (
+    String,
+    i64,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
 pub fn find_refresh(conn: &mut DbConn, token: &str) -> AppResult<Option<RefreshRow>> {
-    let row: Option<(String, i64, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>)> = refresh_tokens::table
+    let row: Option<RefreshColumns> = refresh_tokens::table
         .inner_join(auth_sessions::table)
         .filter(refresh_tokens::token_hash.eq(hash_refresh_token(token)))
         .select((
@@ -56,13 +82,15 @@ pub fn find_refresh(conn: &mut DbConn, token: &str) -> AppResult<Option<RefreshR
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(session_id, user_id, expires_at, used_at, revoked)| RefreshRow {
-        session_id,
-        user_id,
-        expires_at,
-        used_at,
-        session_revoked: revoked.is_some(),
-    }))
+    Ok(row.map(
+        |(session_id, user_id, expires_at, used_at, revoked)| RefreshRow {
+            session_id,
+            user_id,
+            expires_at,
+            used_at,
+            session_revoked: revoked.is_some(),
+        },
+    ))
 }
 
 /// Marks the token used; false when another request used it first (a replay).
@@ -77,15 +105,25 @@ pub fn mark_used(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> AppResul
     Ok(n == 1)
 }
 
-pub fn record_failure(conn: &mut DbConn, username: &str, ip: &str, now: NaiveDateTime) -> AppResult<()> {
+pub fn record_failure(
+    conn: &mut DbConn,
+    username: &str,
+    ip: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     diesel::insert_into(login_failures::table)
-        .values((login_failures::username.eq(username), login_failures::ip.eq(ip), login_failures::at.eq(now)))
+        .values((
+            login_failures::username.eq(username),
+            login_failures::ip.eq(ip),
+            login_failures::at.eq(now),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
 pub fn clear_failures(conn: &mut DbConn, username: &str) -> AppResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::username.eq(username))).execute(conn)?;
+    diesel::delete(login_failures::table.filter(login_failures::username.eq(username)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -95,7 +133,12 @@ pub struct FailureCounts {
     pub by_ip: (i64, Option<NaiveDateTime>),
 }
 
-pub fn failures_since(conn: &mut DbConn, username: &str, ip: &str, since: NaiveDateTime) -> AppResult<FailureCounts> {
+pub fn failures_since(
+    conn: &mut DbConn,
+    username: &str,
+    ip: &str,
+    since: NaiveDateTime,
+) -> AppResult<FailureCounts> {
     use diesel::dsl::{count_star, min};
     let by_username = login_failures::table
         .filter(login_failures::username.eq(username))
@@ -112,5 +155,8 @@ pub fn failures_since(conn: &mut DbConn, username: &str, ip: &str, since: NaiveD
 
 /// Forgets failures older than the window (run by the periodic maintenance).
 pub fn prune_failures(conn: &mut DbConn, before: NaiveDateTime) -> AppResult<usize> {
-    Ok(diesel::delete(login_failures::table.filter(login_failures::at.lt(before))).execute(conn)?)
+    Ok(
+        diesel::delete(login_failures::table.filter(login_failures::at.lt(before)))
+            .execute(conn)?,
+    )
 }

@@ -22,7 +22,10 @@ pub fn window_start(now: NaiveDateTime) -> NaiveDateTime {
 /// 429 with `Retry-After` (until the oldest counted failure leaves the window) when either
 /// limit is reached.
 pub fn check(counts: &FailureCounts, now: NaiveDateTime) -> AppResult<()> {
-    for ((n, oldest), max) in [(counts.by_username, MAX_FAILURES_PER_USERNAME), (counts.by_ip, MAX_FAILURES_PER_IP)] {
+    for ((n, oldest), max) in [
+        (counts.by_username, MAX_FAILURES_PER_USERNAME),
+        (counts.by_ip, MAX_FAILURES_PER_IP),
+    ] {
         if n >= max {
             let until = oldest.unwrap_or(now) + Duration::minutes(WINDOW_MINUTES);
             let secs = (until - now).num_seconds().max(1) as u64;
@@ -68,12 +71,21 @@ mod tests {
     #[test]
     fn five_failures_lock_until_the_first_leaves_the_window() {
         let now = t("2026-11-27 10:10:00");
-        let ok = FailureCounts { by_username: (4, Some(t("2026-11-27 10:00:00"))), by_ip: (4, None) };
+        let ok = FailureCounts {
+            by_username: (4, Some(t("2026-11-27 10:00:00"))),
+            by_ip: (4, None),
+        };
         assert!(check(&ok, now).is_ok());
-        let locked = FailureCounts { by_username: (5, Some(t("2026-11-27 10:00:00"))), by_ip: (5, None) };
+        let locked = FailureCounts {
+            by_username: (5, Some(t("2026-11-27 10:00:00"))),
+            by_ip: (5, None),
+        };
         let err = check(&locked, now).unwrap_err();
         assert_eq!(err.retry_after_secs, Some(300));
-        let ip = FailureCounts { by_username: (0, None), by_ip: (100, Some(t("2026-11-27 10:09:00"))) };
+        let ip = FailureCounts {
+            by_username: (0, None),
+            by_ip: (100, Some(t("2026-11-27 10:09:00"))),
+        };
         assert_eq!(check(&ip, now).unwrap_err().retry_after_secs, Some(840));
     }
 

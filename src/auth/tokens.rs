@@ -45,7 +45,13 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user_id: i64, token_version: i32, session_id: &str, ttl_secs: i64) -> AppResult<String> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        token_version: i32,
+        session_id: &str,
+        ttl_secs: i64,
+    ) -> AppResult<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -96,7 +102,10 @@ mod tests {
         let keys = TokenKeys::new(SECRET);
         let t = keys.issue(7, 3, "s1", 900).unwrap();
         let c = keys.verify(&t).unwrap();
-        assert_eq!((c.sub.as_str(), c.ver, c.sid.as_str(), c.typ.as_str()), ("7", 3, "s1", "access"));
+        assert_eq!(
+            (c.sub.as_str(), c.ver, c.sid.as_str(), c.typ.as_str()),
+            ("7", 3, "s1", "access")
+        );
     }
 
     #[test]

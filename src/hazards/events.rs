@@ -186,7 +186,10 @@ pub fn timeline(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<Event>> {
         .into_iter()
         .map(|(r, name)| Event {
             seq: r.seq,
-            actor: r.actor_user_id.map(|id| Actor { id, display_name: name.unwrap_or_default() }),
+            actor: r.actor_user_id.map(|id| Actor {
+                id,
+                display_name: name.unwrap_or_default(),
+            }),
             action: r.action,
             from_status: r.from_status,
             to_status: r.to_status,
@@ -219,7 +222,9 @@ pub fn verify_all(conn: &mut DbConn) -> AppResult<(u64, Vec<BrokenChain>)> {
             .filter(
                 hazard_events::hazard_id
                     .gt(after.0)
-                    .or(hazard_events::hazard_id.eq(after.0).and(hazard_events::seq.gt(after.1))),
+                    .or(hazard_events::hazard_id
+                        .eq(after.0)
+                        .and(hazard_events::seq.gt(after.1))),
             )
             .order((hazard_events::hazard_id.asc(), hazard_events::seq.asc()))
             .limit(5000)
@@ -245,7 +250,11 @@ pub fn verify_all(conn: &mut DbConn) -> AppResult<(u64, Vec<BrokenChain>)> {
             };
             let mut is_broken = already_broken;
             if let (Some(reason), false) = (problem, already_broken) {
-                broken.push(BrokenChain { hazard_id: e.hazard_id, seq: e.seq, reason });
+                broken.push(BrokenChain {
+                    hazard_id: e.hazard_id,
+                    seq: e.seq,
+                    reason,
+                });
                 is_broken = true;
             }
             current = Some((e.hazard_id, e.seq + 1, e.hash.clone(), is_broken));

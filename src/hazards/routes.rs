@@ -53,7 +53,10 @@ fn validate_new(new: &NewHazard) -> AppResult<()> {
         (Some(_), None) => c.fail("lng", "is required with lat"),
         (None, Some(_)) => c.fail("lat", "is required with lng"),
     }
-    if new.found_at.is_some_and(|t| t > chrono::Utc::now() + chrono::Duration::hours(1)) {
+    if new
+        .found_at
+        .is_some_and(|t| t > chrono::Utc::now() + chrono::Duration::hours(1))
+    {
         c.fail("found_at", "must not be in the future");
     }
     c.finish()
@@ -61,7 +64,8 @@ fn validate_new(new: &NewHazard) -> AppResult<()> {
 
 /// The stored or fresh response of an idempotent request.
 fn respond(stored: idempotency::Stored) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(stored.status).unwrap_or(actix_web::http::StatusCode::OK);
+    let status = actix_web::http::StatusCode::from_u16(stored.status)
+        .unwrap_or(actix_web::http::StatusCode::OK);
     let mut resp = HttpResponse::build(status);
     if stored.replayed {
         resp.insert_header(("idempotent-replayed", "true"));
@@ -69,8 +73,14 @@ fn respond(stored: idempotency::Stored) -> HttpResponse {
     resp.json(stored.body)
 }
 
-fn one(conn: &mut db::DbConn, p: &Principal, row: store::HazardRow) -> AppResult<serde_json::Value> {
-    let out = store::to_api(conn, &[row], Some(p), db::now())?.pop().ok_or_else(AppError::not_found)?;
+fn one(
+    conn: &mut db::DbConn,
+    p: &Principal,
+    row: store::HazardRow,
+) -> AppResult<serde_json::Value> {
+    let out = store::to_api(conn, &[row], Some(p), db::now())?
+        .pop()
+        .ok_or_else(AppError::not_found)?;
     serde_json::to_value(out).map_err(|e| AppError::internal(e.to_string()))
 }
 
@@ -89,7 +99,10 @@ pub async fn report_hazard(
     let new = body.into_inner();
     validate_new(&new)?;
     let key = idempotency::key_of(req.headers())?;
-    let fp = idempotency::fingerprint("POST /hazards", &serde_json::to_vec(&new).unwrap_or_default());
+    let fp = idempotency::fingerprint(
+        "POST /hazards",
+        &serde_json::to_vec(&new).unwrap_or_default(),
+    );
     let stored = db::run_tx(&state.pool, move |conn| {
         idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
             let row = store::create(conn, &p, &new, db::now())?;
@@ -104,7 +117,11 @@ pub async fn report_hazard(
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Hazard), StdErrors))]
 #[get("/hazards/{id}")]
-pub async fn get_hazard(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get_hazard(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         let row = store::visible(conn, &p, id)?;
@@ -118,7 +135,11 @@ pub async fn get_hazard(state: web::Data<AppState>, p: Principal, id: web::Path<
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Event>), StdErrors))]
 #[get("/hazards/{id}/events")]
-pub async fn hazard_events(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<Vec<Event>>> {
+pub async fn hazard_events(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Vec<Event>>> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         store::visible(conn, &p, id)?;
@@ -144,7 +165,10 @@ pub async fn act_on_hazard(
     let id = id.into_inner();
     let action = body.into_inner();
     let key = idempotency::key_of(req.headers())?;
-    let fp = idempotency::fingerprint(&format!("POST /hazards/{id}/actions"), &serde_json::to_vec(&action).unwrap_or_default());
+    let fp = idempotency::fingerprint(
+        &format!("POST /hazards/{id}/actions"),
+        &serde_json::to_vec(&action).unwrap_or_default(),
+    );
     let stored = db::run_tx(&state.pool, move |conn| {
         idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
             let row = store::act(conn, &p, id, &action, db::now())?;
@@ -240,7 +264,9 @@ pub async fn draw_spot_checks(
 ) -> AppResult<web::Json<SpotCheckSample>> {
     let req = body.into_inner();
     if !p.has_role(Role::FireOfficer) {
-        return Err(AppError::forbidden("spot checks are drawn by fire officers"));
+        return Err(AppError::forbidden(
+            "spot checks are drawn by fire officers",
+        ));
     }
     if !(1..=100).contains(&req.sample_size) {
         return Err(AppError::field("sample_size", "must be between 1 and 100"));
@@ -252,7 +278,13 @@ pub async fn draw_spot_checks(
             return Err(AppError::not_found());
         }
         let now = db::now();
-        let rows = store::sample_closed(conn, &fire_scope, &Scope::from_paths(vec![r.path]), req.sample_size, now)?;
+        let rows = store::sample_closed(
+            conn,
+            &fire_scope,
+            &Scope::from_paths(vec![r.path]),
+            req.sample_size,
+            now,
+        )?;
         store::to_api(conn, &rows, Some(&p), now)
     })
     .await?;

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
-use crate::db::schema::{attachments, case_counters, hazards, organization_jurisdictions, premises, regions};
+use crate::db::schema::{
+    attachments, case_counters, hazards, organization_jurisdictions, premises, regions,
+};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::hazards::events::{self, NewEvent};
@@ -70,7 +72,8 @@ impl HazardRow {
         vocab(Level::parse(&self.level), "level")
     }
     pub fn place(&self) -> AppResult<Place> {
-        Place::from_group_path(&self.region_path).ok_or_else(|| AppError::internal("case outside a full tree"))
+        Place::from_group_path(&self.region_path)
+            .ok_or_else(|| AppError::internal("case outside a full tree"))
     }
 
     pub fn state(&self, has_police_station: bool) -> AppResult<CaseState> {
@@ -126,7 +129,12 @@ pub struct Hazard {
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<HazardRow> {
-    hazards::table.find(id).select(HazardRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+    hazards::table
+        .find(id)
+        .select(HazardRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
 }
 
 /// A case the caller can see; 404 for any other.
@@ -152,7 +160,12 @@ pub fn actor_for(p: &Principal, row: &HazardRow) -> Actor {
     Actor {
         user_id: p.user_id,
         roles: p.assignments.iter().map(|a| a.role).collect(),
-        covering: p.assignments.iter().filter(|a| a.scope.contains(&row.region_path)).map(|a| a.role).collect(),
+        covering: p
+            .assignments
+            .iter()
+            .filter(|a| a.scope.contains(&row.region_path))
+            .map(|a| a.role)
+            .collect(),
     }
 }
 
@@ -168,7 +181,12 @@ pub fn refusal(r: Refusal) -> AppError {
 /// The next case number of a county and year: consecutive and never reused. The counter row is
 /// updated in the reporting transaction, so concurrent reports queue on its row lock
 /// (PostgreSQL) or on the write lock (SQLite), and a rolled-back report gives its number back.
-fn next_case_no(conn: &mut DbConn, county_id: i64, county_code: &str, year: i32) -> AppResult<String> {
+fn next_case_no(
+    conn: &mut DbConn,
+    county_id: i64,
+    county_code: &str,
+    year: i32,
+) -> AppResult<String> {
     let bump = |conn: &mut DbConn| -> AppResult<Option<i64>> {
         Ok(diesel::update(case_counters::table.find((county_id, year)))
             .set(case_counters::last_seq.eq(case_counters::last_seq + 1))
@@ -183,14 +201,19 @@ fn next_case_no(conn: &mut DbConn, county_id: i64, county_code: &str, year: i32)
             // savepoint keeps our transaction usable, and the update then takes the next number.
             let inserted = conn.transaction(|c| {
                 diesel::insert_into(case_counters::table)
-                    .values((case_counters::county_id.eq(county_id), case_counters::year.eq(year), case_counters::last_seq.eq(1i64)))
+                    .values((
+                        case_counters::county_id.eq(county_id),
+                        case_counters::year.eq(year),
+                        case_counters::last_seq.eq(1i64),
+                    ))
                     .execute(c)
             });
             match inserted {
                 Ok(_) => 1,
-                Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                    bump(conn)?.ok_or_else(|| AppError::internal("case counter vanished"))?
-                }
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => bump(conn)?.ok_or_else(|| AppError::internal("case counter vanished"))?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -200,12 +223,26 @@ fn next_case_no(conn: &mut DbConn, county_id: i64, county_code: &str, year: i32)
 
 fn staff_message(kind: &str, row: &HazardRow, level: &str) -> String {
     let what = match kind {
-        "arrived" => format!("隐患 {} 已到{}级处理 (arrived at {level} level)", row.case_no, level_zh(level)),
+        "arrived" => format!(
+            "隐患 {} 已到{}级处理 (arrived at {level} level)",
+            row.case_no,
+            level_zh(level)
+        ),
         "closure_rejected" => format!("隐患 {} 的整改未通过复核 (closure rejected)", row.case_no),
-        "listed" => format!("重大火灾隐患 {} 已挂牌督办 (listed for supervision)", row.case_no),
+        "listed" => format!(
+            "重大火灾隐患 {} 已挂牌督办 (listed for supervision)",
+            row.case_no
+        ),
         "reopened" => format!("隐患 {} 已重新打开 (reopened)", row.case_no),
-        "overdue" => format!("隐患 {} 已逾期，已移交{}级 (overdue; now at {level} level)", row.case_no, level_zh(level)),
-        "deadline_soon" => format!("隐患 {} 的整改期限将在24小时内到期 (deadline within a day)", row.case_no),
+        "overdue" => format!(
+            "隐患 {} 已逾期，已移交{}级 (overdue; now at {level} level)",
+            row.case_no,
+            level_zh(level)
+        ),
+        "deadline_soon" => format!(
+            "隐患 {} 的整改期限将在24小时内到期 (deadline within a day)",
+            row.case_no
+        ),
         _ => format!("隐患 {}", row.case_no),
     };
     format!("{what}：{}", row.title)
@@ -233,12 +270,25 @@ fn notify_change(
     let place = after.place()?;
     let level = after.level()?;
     let (kind, recipients): (&str, Vec<i64>) = match what {
-        Notify::ArrivedAtLevel => ("arrived", notify::staff(conn, place, workflow::staff_at(level))?),
-        Notify::Reopened => ("reopened", notify::staff(conn, place, workflow::staff_at(level))?),
-        Notify::ClosureRejected => ("closure_rejected", before.rectification_submitted_by.into_iter().collect()),
+        Notify::ArrivedAtLevel => (
+            "arrived",
+            notify::staff(conn, place, workflow::staff_at(level))?,
+        ),
+        Notify::Reopened => (
+            "reopened",
+            notify::staff(conn, place, workflow::staff_at(level))?,
+        ),
+        Notify::ClosureRejected => (
+            "closure_rejected",
+            before.rectification_submitted_by.into_iter().collect(),
+        ),
         Notify::Listed => (
             "listed",
-            notify::staff(conn, place, &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer])?,
+            notify::staff(
+                conn,
+                place,
+                &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer],
+            )?,
         ),
         Notify::Overdue => {
             let mut to = notify::staff(conn, place, workflow::staff_at(level))?;
@@ -262,14 +312,31 @@ fn notify_change(
             ("overdue", to)
         }
     };
-    notify::send(conn, &recipients, actor, Some(after.id), kind, &staff_message(kind, after, &after.level), now)?;
+    notify::send(
+        conn,
+        &recipients,
+        actor,
+        Some(after.id),
+        kind,
+        &staff_message(kind, after, &after.level),
+        now,
+    )?;
     Ok(())
 }
 
 /// Reports a case (立案建档): number, row, first event and notifications, in the caller's
 /// transaction.
-pub fn create(conn: &mut DbConn, p: &Principal, new: &NewHazard, now: NaiveDateTime) -> AppResult<HazardRow> {
-    if !p.assignments.iter().any(|a| workflow::OPERATIONAL.contains(&a.role)) {
+pub fn create(
+    conn: &mut DbConn,
+    p: &Principal,
+    new: &NewHazard,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
+    if !p
+        .assignments
+        .iter()
+        .any(|a| workflow::OPERATIONAL.contains(&a.role))
+    {
         return Err(AppError::forbidden("only operational roles report hazards"));
     }
     let group = region_store::get(conn, new.group_id)?;
@@ -281,15 +348,26 @@ pub fn create(conn: &mut DbConn, p: &Principal, new: &NewHazard, now: NaiveDateT
         return Err(AppError::not_found());
     }
     if group.level() != RegionLevel::Group {
-        return Err(AppError::field("group_id", "hazards are reported in a group (small grid)"));
+        return Err(AppError::field(
+            "group_id",
+            "hazards are reported in a group (small grid)",
+        ));
     }
     if let Some(pid) = new.premises_id {
-        let owner: Option<i64> = premises::table.find(pid).select(premises::group_id).first(conn).optional()?;
+        let owner: Option<i64> = premises::table
+            .find(pid)
+            .select(premises::group_id)
+            .first(conn)
+            .optional()?;
         if owner != Some(group.id) {
-            return Err(AppError::field("premises_id", "is not a premises of this group"));
+            return Err(AppError::field(
+                "premises_id",
+                "is not a premises of this group",
+            ));
         }
     }
-    let place = Place::from_group_path(&group.path).ok_or_else(|| AppError::field("group_id", "is not under a county"))?;
+    let place = Place::from_group_path(&group.path)
+        .ok_or_else(|| AppError::field("group_id", "is not under a county"))?;
     let county = region_store::get(conn, place.county_id)?;
     if county.level() != RegionLevel::County {
         return Err(AppError::field("group_id", "is not under a county"));
@@ -345,12 +423,37 @@ pub fn create(conn: &mut DbConn, p: &Principal, new: &NewHazard, now: NaiveDateT
     let mut roles: Vec<Role> = workflow::staff_at(Level::Group).to_vec();
     roles.extend(workflow::staff_at(Level::Village));
     if new.severity == Severity::Major {
-        roles.extend([Role::TownshipOfficial, Role::PoliceOfficer, Role::FireOfficer]);
+        roles.extend([
+            Role::TownshipOfficial,
+            Role::PoliceOfficer,
+            Role::FireOfficer,
+        ]);
     }
     let recipients = notify::staff(conn, place, &roles)?;
-    let kind = if new.severity == Severity::Major { "major_reported" } else { "reported" };
-    let msg = format!("新隐患 {}（{}）：{}", row.case_no, if new.severity == Severity::Major { "重大" } else { "一般" }, row.title);
-    notify::send(conn, &recipients, Some(p.user_id), Some(id), kind, &msg, now)?;
+    let kind = if new.severity == Severity::Major {
+        "major_reported"
+    } else {
+        "reported"
+    };
+    let msg = format!(
+        "新隐患 {}（{}）：{}",
+        row.case_no,
+        if new.severity == Severity::Major {
+            "重大"
+        } else {
+            "一般"
+        },
+        row.title
+    );
+    notify::send(
+        conn,
+        &recipients,
+        Some(p.user_id),
+        Some(id),
+        kind,
+        &msg,
+        now,
+    )?;
     Ok(row)
 }
 
@@ -400,9 +503,13 @@ fn write_effects(
         updated_at: Some(now),
         version: Some(row.version + 1),
     };
-    let n = diesel::update(hazards::table.find(row.id).filter(hazards::version.eq(row.version)))
-        .set(&changes)
-        .execute(conn)?;
+    let n = diesel::update(
+        hazards::table
+            .find(row.id)
+            .filter(hazards::version.eq(row.version)),
+    )
+    .set(&changes)
+    .execute(conn)?;
     if n == 0 {
         return Ok(None);
     }
@@ -428,29 +535,52 @@ fn write_effects(
 }
 
 /// Takes an action on a case (SPEC §5) in the caller's transaction.
-pub fn act(conn: &mut DbConn, p: &Principal, id: i64, req: &ActionRequest, now: NaiveDateTime) -> AppResult<HazardRow> {
+pub fn act(
+    conn: &mut DbConn,
+    p: &Principal,
+    id: i64,
+    req: &ActionRequest,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
     // Without expected_version, a concurrent change is simply waited out and retried.
     for _ in 0..3 {
         let row = visible(conn, p, id)?;
         if req.expected_version.is_some_and(|v| v != row.version) {
-            return Err(AppError::new(ErrorCode::VersionConflict, format!("the case is at version {}", row.version)));
+            return Err(AppError::new(
+                ErrorCode::VersionConflict,
+                format!("the case is at version {}", row.version),
+            ));
         }
         let place = row.place()?;
         let state = row.state(has_police_station(conn, place.township_id)?)?;
-        let fx = workflow::apply(&state, &actor_for(p, &row), req, now.and_utc()).map_err(refusal)?;
+        let fx =
+            workflow::apply(&state, &actor_for(p, &row), req, now.and_utc()).map_err(refusal)?;
         check_references(conn, p, &row, req)?;
-        if let Some(after) = write_effects(conn, &row, &fx, req.action.as_str(), Some(p.user_id), now)? {
+        if let Some(after) =
+            write_effects(conn, &row, &fx, req.action.as_str(), Some(p.user_id), now)?
+        {
             return Ok(after);
         }
         if req.expected_version.is_some() {
-            return Err(AppError::new(ErrorCode::VersionConflict, "the case was changed meanwhile"));
+            return Err(AppError::new(
+                ErrorCode::VersionConflict,
+                "the case was changed meanwhile",
+            ));
         }
     }
-    Err(AppError::new(ErrorCode::VersionConflict, "the case keeps changing; retry"))
+    Err(AppError::new(
+        ErrorCode::VersionConflict,
+        "the case keeps changing; retry",
+    ))
 }
 
 /// Ids an action names must be this case's photos, or (for a duplicate) another visible case.
-fn check_references(conn: &mut DbConn, p: &Principal, row: &HazardRow, req: &ActionRequest) -> AppResult<()> {
+fn check_references(
+    conn: &mut DbConn,
+    p: &Principal,
+    row: &HazardRow,
+    req: &ActionRequest,
+) -> AppResult<()> {
     if let Some(ids) = &req.attachment_ids {
         let mut ids = ids.clone();
         ids.sort_unstable();
@@ -461,12 +591,18 @@ fn check_references(conn: &mut DbConn, p: &Principal, row: &HazardRow, req: &Act
             .count()
             .get_result(conn)?;
         if n != ids.len() as i64 {
-            return Err(AppError::field("attachment_ids", "must be photos uploaded to this case"));
+            return Err(AppError::field(
+                "attachment_ids",
+                "must be photos uploaded to this case",
+            ));
         }
     }
     if let Some(dup) = req.duplicate_of {
         if dup == row.id || visible(conn, p, dup).is_err() {
-            return Err(AppError::field("duplicate_of", "must be another case you can see"));
+            return Err(AppError::field(
+                "duplicate_of",
+                "must be another case you can see",
+            ));
         }
     }
     Ok(())
@@ -474,7 +610,11 @@ fn check_references(conn: &mut DbConn, p: &Principal, row: &HazardRow, req: &Act
 
 /// The system's move on one case whose deadline passed; `None` when nothing was due (or
 /// another server got there first).
-pub fn expire(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResult<Option<HazardRow>> {
+pub fn expire(
+    conn: &mut DbConn,
+    row: &HazardRow,
+    now: NaiveDateTime,
+) -> AppResult<Option<HazardRow>> {
     let place = row.place()?;
     let state = row.state(has_police_station(conn, place.township_id)?)?;
     let Some(fx) = workflow::expire(&state, now.and_utc()) else {
@@ -485,23 +625,42 @@ pub fn expire(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResu
 
 /// Reminds the staff a day before a deadline, once per deadline.
 pub fn remind(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResult<bool> {
-    let n = diesel::update(hazards::table.find(row.id).filter(hazards::deadline_reminded.eq(false)))
-        .set(hazards::deadline_reminded.eq(true))
-        .execute(conn)?;
+    let n = diesel::update(
+        hazards::table
+            .find(row.id)
+            .filter(hazards::deadline_reminded.eq(false)),
+    )
+    .set(hazards::deadline_reminded.eq(true))
+    .execute(conn)?;
     if n == 0 {
         return Ok(false);
     }
     let place = row.place()?;
     let recipients = notify::staff(conn, place, workflow::staff_at(row.level()?))?;
-    notify::send(conn, &recipients, None, Some(row.id), "deadline_soon", &staff_message("deadline_soon", row, &row.level), now)?;
+    notify::send(
+        conn,
+        &recipients,
+        None,
+        Some(row.id),
+        "deadline_soon",
+        &staff_message("deadline_soon", row, &row.level),
+        now,
+    )?;
     Ok(true)
 }
 
 /// The API view of cases; `with_actions` adds what `p` may do to each.
-pub fn to_api(conn: &mut DbConn, rows: &[HazardRow], p: Option<&Principal>, now: NaiveDateTime) -> AppResult<Vec<Hazard>> {
+pub fn to_api(
+    conn: &mut DbConn,
+    rows: &[HazardRow],
+    p: Option<&Principal>,
+    now: NaiveDateTime,
+) -> AppResult<Vec<Hazard>> {
     let group_ids: Vec<i64> = rows.iter().map(|r| r.group_id).collect();
-    let groups: HashMap<i64, RegionRef> =
-        region_store::get_many(conn, &group_ids)?.into_iter().map(|r| (r.id, r.to_ref())).collect();
+    let groups: HashMap<i64, RegionRef> = region_store::get_many(conn, &group_ids)?
+        .into_iter()
+        .map(|r| (r.id, r.to_ref()))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let allowed_actions = match p {
@@ -516,7 +675,10 @@ pub fn to_api(conn: &mut DbConn, rows: &[HazardRow], p: Option<&Principal>, now:
         out.push(Hazard {
             id: r.id,
             case_no: r.case_no.clone(),
-            group: groups.get(&r.group_id).cloned().ok_or_else(|| AppError::internal("group missing"))?,
+            group: groups
+                .get(&r.group_id)
+                .cloned()
+                .ok_or_else(|| AppError::internal("group missing"))?,
             premises_id: r.premises_id,
             category: vocab(Category::parse(&r.category), "category")?,
             severity: vocab(Severity::parse(&r.severity), "severity")?,
@@ -564,7 +726,12 @@ pub struct ListFilter {
 }
 
 /// Cases in scope, newest first.
-pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter, now: NaiveDateTime) -> AppResult<Vec<HazardRow>> {
+pub fn list(
+    conn: &mut DbConn,
+    scope: &Scope,
+    f: &ListFilter,
+    now: NaiveDateTime,
+) -> AppResult<Vec<HazardRow>> {
     let mut q = hazards::table
         .select(HazardRow::as_select())
         .filter(scope_filter!(hazards::region_path, scope))
@@ -587,7 +754,9 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter, now: NaiveDateTime
         q = q.filter(hazards::category.eq(c.as_str()));
     }
     if f.overdue {
-        q = q.filter(hazards::status.eq(Status::Open.as_str())).filter(hazards::deadline.lt(now));
+        q = q
+            .filter(hazards::status.eq(Status::Open.as_str()))
+            .filter(hazards::deadline.lt(now));
     }
     if f.listed {
         q = q.filter(hazards::supervision_listed.eq(true));
@@ -606,14 +775,24 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter, now: NaiveDateTime
 
 /// A uniform random sample of closed cases in `scope` ∩ `within` not spot-checked in the last
 /// 90 days (网上抽查核实).
-pub fn sample_closed(conn: &mut DbConn, scope: &Scope, within: &Scope, n: i64, now: NaiveDateTime) -> AppResult<Vec<HazardRow>> {
+pub fn sample_closed(
+    conn: &mut DbConn,
+    scope: &Scope,
+    within: &Scope,
+    n: i64,
+    now: NaiveDateTime,
+) -> AppResult<Vec<HazardRow>> {
     let cutoff = now - chrono::Duration::days(90);
     Ok(hazards::table
         .select(HazardRow::as_select())
         .filter(scope_filter!(hazards::region_path, scope))
         .filter(scope_filter!(hazards::region_path, within))
         .filter(hazards::status.eq(Status::Closed.as_str()))
-        .filter(hazards::last_spot_checked_at.is_null().or(hazards::last_spot_checked_at.lt(cutoff)))
+        .filter(
+            hazards::last_spot_checked_at
+                .is_null()
+                .or(hazards::last_spot_checked_at.lt(cutoff)),
+        )
         .order(diesel::dsl::sql::<diesel::sql_types::Double>("random()"))
         .limit(n)
         .load(conn)?)

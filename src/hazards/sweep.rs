@@ -24,7 +24,12 @@ pub struct SweepReport {
 }
 
 /// Claims up to `batch` due cases for this transaction.
-fn claim_due(conn: &mut DbConn, now: NaiveDateTime, batch: i64, skip: &[i64]) -> AppResult<Vec<i64>> {
+fn claim_due(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    batch: i64,
+    skip: &[i64],
+) -> AppResult<Vec<i64>> {
     let base = || {
         hazards::table
             .select(hazards::id)

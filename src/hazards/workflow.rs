@@ -42,7 +42,10 @@ pub enum Refusal {
     /// 409 conflict: the world does not allow it (no police station for the township).
     Conflict(String),
     /// 422 on one field.
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// The change an accepted action makes. `None` fields stay as they are.
@@ -82,7 +85,12 @@ pub enum Notify {
     Overdue,
 }
 
-const GRID: &[Role] = &[Role::GridLeader, Role::GridInspector, Role::GridHandler, Role::GridCoordinator];
+const GRID: &[Role] = &[
+    Role::GridLeader,
+    Role::GridInspector,
+    Role::GridHandler,
+    Role::GridCoordinator,
+];
 const VILLAGE: &[Role] = &[Role::VillageCadre, Role::VillagePolice];
 const TOWNSHIP: &[Role] = &[Role::TownshipOfficial];
 const POLICE: &[Role] = &[Role::PoliceOfficer];
@@ -114,7 +122,12 @@ pub fn staff_at(level: Level) -> &'static [Role] {
 /// Every role that may take the action in some state: anyone else gets 403.
 pub fn roles_ever(kind: ActionKind) -> Vec<Role> {
     use ActionKind as A;
-    let v = |parts: &[&[Role]]| parts.iter().flat_map(|p| p.iter().copied()).collect::<Vec<_>>();
+    let v = |parts: &[&[Role]]| {
+        parts
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect::<Vec<_>>()
+    };
     match kind {
         A::Verify | A::RejectReport => v(&[VILLAGE, TOWNSHIP, &[Role::CountyOfficial]]),
         A::Escalate => v(&[GRID, VILLAGE]),
@@ -154,17 +167,23 @@ fn roles_now(case: &CaseState, kind: ActionKind) -> Option<Vec<Role>> {
     let roles: Vec<Role> = match kind {
         A::Verify if case.status == S::PendingVerification => roles_ever(kind),
         A::RejectReport
-            if case.status == S::PendingVerification || (open && matches!(case.level, L::Group | L::Village)) =>
+            if case.status == S::PendingVerification
+                || (open && matches!(case.level, L::Group | L::Village)) =>
         {
             roles_ever(kind)
         }
-        A::Escalate if open && matches!(case.level, L::Group | L::Village) => staff_at(case.level).to_vec(),
+        A::Escalate if open && matches!(case.level, L::Group | L::Village) => {
+            staff_at(case.level).to_vec()
+        }
         A::Classify if open && case.level == L::Village => VILLAGE.to_vec(),
         A::SetDeadline if open && case.level != L::Police => staff_at(case.level).to_vec(),
         A::TransferToPolice if open && case.level == L::Township => TOWNSHIP.to_vec(),
         A::RecordEnforcement if open && case.level == L::Police => POLICE.to_vec(),
         A::ListForSupervision
-            if open && case.level == L::Police && case.severity == Severity::Major && !case.supervision_listed =>
+            if open
+                && case.level == L::Police
+                && case.severity == Severity::Major
+                && !case.supervision_listed =>
         {
             roles_ever(kind)
         }
@@ -174,7 +193,9 @@ fn roles_now(case: &CaseState, kind: ActionKind) -> Option<Vec<Role>> {
             r.extend([Role::GridLeader, Role::GridHandler]);
             r
         }
-        A::ApproveClosure | A::RejectClosure if case.status == S::AwaitingReview => reviewers(case).to_vec(),
+        A::ApproveClosure | A::RejectClosure if case.status == S::AwaitingReview => {
+            reviewers(case).to_vec()
+        }
         A::Reopen if case.status == S::Closed => roles_ever(kind),
         A::SpotCheck if case.status == S::Closed => FIRE.to_vec(),
         A::Comment => roles_ever(kind),
@@ -200,39 +221,69 @@ pub fn check(case: &CaseState, actor: &Actor, kind: ActionKind) -> Result<(), Re
             "{kind} on a {} case at {} level is for {}",
             case.status,
             case.level,
-            now.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            now.iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
-    if matches!(kind, ActionKind::ApproveClosure) && case.rectification_submitted_by == Some(actor.user_id) {
-        return Err(Refusal::Forbidden("four eyes: you submitted this rectification".into()));
+    if matches!(kind, ActionKind::ApproveClosure)
+        && case.rectification_submitted_by == Some(actor.user_id)
+    {
+        return Err(Refusal::Forbidden(
+            "four eyes: you submitted this rectification".into(),
+        ));
     }
     Ok(())
 }
 
 /// Every action `actor` may take on `case` now: the buttons a phone shows.
 pub fn allowed_actions(case: &CaseState, actor: &Actor) -> Vec<ActionKind> {
-    ActionKind::ALL.iter().copied().filter(|k| check(case, actor, *k).is_ok()).collect()
+    ActionKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| check(case, actor, *k).is_ok())
+        .collect()
 }
 
-fn text(field: &'static str, value: &Option<String>, max: usize, required: bool) -> Result<Option<String>, Refusal> {
+fn text(
+    field: &'static str,
+    value: &Option<String>,
+    max: usize,
+    required: bool,
+) -> Result<Option<String>, Refusal> {
     match value.as_deref().map(str::trim) {
-        None | Some("") if required => Err(Refusal::Invalid { field, message: "is required".into() }),
+        None | Some("") if required => Err(Refusal::Invalid {
+            field,
+            message: "is required".into(),
+        }),
         None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max => {
-            Err(Refusal::Invalid { field, message: format!("must be at most {max} characters") })
-        }
+        Some(v) if v.chars().count() > max => Err(Refusal::Invalid {
+            field,
+            message: format!("must be at most {max} characters"),
+        }),
         Some(v) => Ok(Some(v.to_string())),
     }
 }
 
 fn required<T: Copy>(field: &'static str, value: Option<T>) -> Result<T, Refusal> {
-    value.ok_or(Refusal::Invalid { field, message: "is required".into() })
+    value.ok_or(Refusal::Invalid {
+        field,
+        message: "is required".into(),
+    })
 }
 
-fn future(field: &'static str, value: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Refusal> {
+fn future(
+    field: &'static str,
+    value: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Refusal> {
     let d = required(field, value)?;
     if d <= now {
-        return Err(Refusal::Invalid { field, message: "must be in the future".into() });
+        return Err(Refusal::Invalid {
+            field,
+            message: "must be in the future".into(),
+        });
     }
     Ok(d)
 }
@@ -275,7 +326,12 @@ fn params(pairs: Vec<(&str, Value)>) -> Value {
 }
 
 /// Checks the request (permission, state, parameters) and returns the change it makes.
-pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime<Utc>) -> Result<Effects, Refusal> {
+pub fn apply(
+    case: &CaseState,
+    actor: &Actor,
+    req: &ActionRequest,
+    now: DateTime<Utc>,
+) -> Result<Effects, Refusal> {
     use ActionKind as A;
     check(case, actor, req.action)?;
     let mut fx = Effects::default();
@@ -299,16 +355,27 @@ pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime
         A::Escalate => {
             only(req, &["reason", "to_level"])?;
             let reason = text("reason", &req.reason, 500, false)?;
-            let next = case.level.next().ok_or(Refusal::InvalidTransition("no level above".into()))?;
+            let next = case
+                .level
+                .next()
+                .ok_or(Refusal::InvalidTransition("no level above".into()))?;
             let to = req.to_level.unwrap_or(next);
             if to.rank() <= case.level.rank() {
-                return Err(Refusal::Invalid { field: "to_level", message: "must be above the current level".into() });
+                return Err(Refusal::Invalid {
+                    field: "to_level",
+                    message: "must be above the current level".into(),
+                });
             }
             if to != next && case.severity != Severity::Major {
-                return Err(Refusal::Invalid { field: "to_level", message: "only a major hazard may skip levels".into() });
+                return Err(Refusal::Invalid {
+                    field: "to_level",
+                    message: "only a major hazard may skip levels".into(),
+                });
             }
             if to == Level::Police && !case.has_police_station {
-                return Err(Refusal::Conflict("no police station answers for this township".into()));
+                return Err(Refusal::Conflict(
+                    "no police station answers for this township".into(),
+                ));
             }
             fx.level = Some(to);
             fx.deadline = Some(None);
@@ -331,7 +398,9 @@ pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime
             only(req, &["reason"])?;
             let reason = text("reason", &req.reason, 500, false)?;
             if !case.has_police_station {
-                return Err(Refusal::Conflict("no police station answers for this township".into()));
+                return Err(Refusal::Conflict(
+                    "no police station answers for this township".into(),
+                ));
             }
             fx.level = Some(Level::Police);
             fx.deadline = Some(None);
@@ -343,7 +412,11 @@ pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime
             let m = required("measure", req.measure)?;
             let doc = text("document_no", &req.document_no, 64, true)?;
             let note = text("note", &req.note, 2000, false)?;
-            fx.params = params(vec![("measure", json!(m)), ("document_no", json!(doc)), ("note", json!(note))]);
+            fx.params = params(vec![
+                ("measure", json!(m)),
+                ("document_no", json!(doc)),
+                ("note", json!(note)),
+            ]);
         }
         A::ListForSupervision => {
             only(req, &["deadline", "reason"])?;
@@ -360,7 +433,10 @@ pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime
             let note = text("note", &req.note, 2000, true)?;
             let ids = req.attachment_ids.clone().unwrap_or_default();
             if ids.len() > 20 {
-                return Err(Refusal::Invalid { field: "attachment_ids", message: "at most 20 photos".into() });
+                return Err(Refusal::Invalid {
+                    field: "attachment_ids",
+                    message: "at most 20 photos".into(),
+                });
             }
             fx.status = Some(Status::AwaitingReview);
             fx.rectification_submitted_by = Some(Some(actor.user_id));
@@ -372,7 +448,10 @@ pub fn apply(case: &CaseState, actor: &Actor, req: &ActionRequest, now: DateTime
             let note = text("note", &req.note, 2000, false)?;
             match (outcome, req.duplicate_of) {
                 (Outcome::Duplicate, None) => {
-                    return Err(Refusal::Invalid { field: "duplicate_of", message: "names the original case".into() })
+                    return Err(Refusal::Invalid {
+                        field: "duplicate_of",
+                        message: "names the original case".into(),
+                    })
                 }
                 (Outcome::Rectified | Outcome::Unfounded, Some(_)) => {
                     return Err(Refusal::Invalid {
@@ -442,7 +521,10 @@ pub fn expire(case: &CaseState, now: DateTime<Utc>) -> Option<Effects> {
         return None;
     }
     let deadline = case.deadline;
-    let mut fx = Effects { notify: Some(Notify::Overdue), ..Effects::default() };
+    let mut fx = Effects {
+        notify: Some(Notify::Overdue),
+        ..Effects::default()
+    };
     match case.level.next() {
         Some(Level::Police) if !case.has_police_station => {
             // Nowhere to send it: keep it at the township, clear the deadline so it is handled
@@ -487,12 +569,19 @@ mod tests {
     }
 
     fn actor(role: Role) -> Actor {
-        Actor { user_id: 7, roles: vec![role], covering: vec![role] }
+        Actor {
+            user_id: 7,
+            roles: vec![role],
+            covering: vec![role],
+        }
     }
 
     /// SPEC §5's table restated row by row: (statuses, levels, severity/listing, who).
     fn spec(c: &CaseState, role: Role, action: ActionKind) -> &'static str {
-        let grid = matches!(role, R::GridLeader | R::GridInspector | R::GridHandler | R::GridCoordinator);
+        let grid = matches!(
+            role,
+            R::GridLeader | R::GridInspector | R::GridHandler | R::GridCoordinator
+        );
         let village = matches!(role, R::VillageCadre | R::VillagePolice);
         let staff_here = match c.level {
             L::Group => grid,
@@ -510,8 +599,12 @@ mod tests {
             A::TransferToPolice => role == R::TownshipOfficial,
             A::RecordEnforcement => role == R::PoliceOfficer,
             A::ListForSupervision => matches!(role, R::PoliceOfficer | R::CountyOfficial),
-            A::SubmitRectification => grid || village || matches!(role, R::TownshipOfficial | R::PoliceOfficer),
-            A::ApproveClosure | A::RejectClosure => village || matches!(role, R::TownshipOfficial | R::FireOfficer),
+            A::SubmitRectification => {
+                grid || village || matches!(role, R::TownshipOfficial | R::PoliceOfficer)
+            }
+            A::ApproveClosure | A::RejectClosure => {
+                village || matches!(role, R::TownshipOfficial | R::FireOfficer)
+            }
             A::Reopen => matches!(role, R::FireOfficer | R::CountyOfficial),
             A::SpotCheck => role == R::FireOfficer,
             A::Comment => true,
@@ -520,7 +613,10 @@ mod tests {
             return "403";
         }
         let open = c.status == S::Open;
-        let reviewer = if c.severity == Severity::Major || c.supervision_listed || matches!(c.level, L::Township | L::Police) {
+        let reviewer = if c.severity == Severity::Major
+            || c.supervision_listed
+            || matches!(c.level, L::Township | L::Police)
+        {
             role == R::FireOfficer
         } else if c.level == L::Group {
             village
@@ -529,14 +625,23 @@ mod tests {
         };
         let now = match action {
             A::Verify => c.status == S::PendingVerification,
-            A::RejectReport => c.status == S::PendingVerification || (open && matches!(c.level, L::Group | L::Village)),
+            A::RejectReport => {
+                c.status == S::PendingVerification
+                    || (open && matches!(c.level, L::Group | L::Village))
+            }
             A::Escalate => open && matches!(c.level, L::Group | L::Village) && staff_here,
             A::Classify => open && c.level == L::Village,
             A::SetDeadline => open && c.level != L::Police && staff_here,
             A::TransferToPolice => open && c.level == L::Township,
             A::RecordEnforcement => open && c.level == L::Police,
-            A::ListForSupervision => open && c.level == L::Police && c.severity == Severity::Major && !c.supervision_listed,
-            A::SubmitRectification => open && (staff_here || matches!(role, R::GridLeader | R::GridHandler)),
+            A::ListForSupervision => {
+                open && c.level == L::Police
+                    && c.severity == Severity::Major
+                    && !c.supervision_listed
+            }
+            A::SubmitRectification => {
+                open && (staff_here || matches!(role, R::GridLeader | R::GridHandler))
+            }
             A::ApproveClosure | A::RejectClosure => c.status == S::AwaitingReview && reviewer,
             A::Reopen | A::SpotCheck => c.status == S::Closed,
             A::Comment => true,
@@ -570,7 +675,10 @@ mod tests {
                             for &action in A::ALL {
                                 let got = outcome(check(&c, &actor(role), action));
                                 let want = spec(&c, role, action);
-                                assert_eq!(got, want, "{status} {level} {severity} listed={listed} {role} {action}");
+                                assert_eq!(
+                                    got, want,
+                                    "{status} {level} {severity} listed={listed} {role} {action}"
+                                );
                                 checked += 1;
                             }
                         }
@@ -585,7 +693,11 @@ mod tests {
     fn a_role_must_cover_the_case_to_act() {
         // A village cadre elsewhere who is grid inspector here acts only as an inspector.
         let c = case(S::Open, L::Village, Severity::General, false);
-        let a = Actor { user_id: 1, roles: vec![R::VillageCadre, R::GridInspector], covering: vec![R::GridInspector] };
+        let a = Actor {
+            user_id: 1,
+            roles: vec![R::VillageCadre, R::GridInspector],
+            covering: vec![R::GridInspector],
+        };
         assert_eq!(outcome(check(&c, &a, A::Classify)), "409");
         assert_eq!(outcome(check(&c, &a, A::Comment)), "ok");
     }
@@ -594,11 +706,20 @@ mod tests {
     fn four_eyes_at_closure() {
         let mut c = case(S::AwaitingReview, L::Group, Severity::General, false);
         c.rectification_submitted_by = Some(7);
-        assert_eq!(outcome(check(&c, &actor(R::VillageCadre), A::ApproveClosure)), "403");
+        assert_eq!(
+            outcome(check(&c, &actor(R::VillageCadre), A::ApproveClosure)),
+            "403"
+        );
         // Rejecting one's own is not approving it.
-        assert_eq!(outcome(check(&c, &actor(R::VillageCadre), A::RejectClosure)), "ok");
+        assert_eq!(
+            outcome(check(&c, &actor(R::VillageCadre), A::RejectClosure)),
+            "ok"
+        );
         c.rectification_submitted_by = Some(8);
-        assert_eq!(outcome(check(&c, &actor(R::VillageCadre), A::ApproveClosure)), "ok");
+        assert_eq!(
+            outcome(check(&c, &actor(R::VillageCadre), A::ApproveClosure)),
+            "ok"
+        );
     }
 
     #[test]
@@ -606,9 +727,17 @@ mod tests {
         let c = case(S::Open, L::Group, Severity::General, false);
         assert_eq!(
             allowed_actions(&c, &actor(R::GridInspector)),
-            vec![A::Escalate, A::SetDeadline, A::SubmitRectification, A::Comment]
+            vec![
+                A::Escalate,
+                A::SetDeadline,
+                A::SubmitRectification,
+                A::Comment
+            ]
         );
-        assert_eq!(allowed_actions(&c, &actor(R::VillageCadre)), vec![A::RejectReport, A::Comment]);
+        assert_eq!(
+            allowed_actions(&c, &actor(R::VillageCadre)),
+            vec![A::RejectReport, A::Comment]
+        );
         assert_eq!(allowed_actions(&c, &actor(R::Admin)), vec![A::Comment]);
     }
 
@@ -648,55 +777,164 @@ mod tests {
         let fx = apply(&c, &actor(R::GridInspector), &req(A::Escalate), now()).unwrap();
         assert_eq!(fx.level, Some(L::Village));
         assert_eq!(fx.notify, Some(Notify::ArrivedAtLevel));
-        let skip = ActionRequest { to_level: Some(L::Township), ..req(A::Escalate) };
-        assert_eq!(field(apply(&c, &actor(R::GridInspector), &skip, now())), "to_level");
+        let skip = ActionRequest {
+            to_level: Some(L::Township),
+            ..req(A::Escalate)
+        };
+        assert_eq!(
+            field(apply(&c, &actor(R::GridInspector), &skip, now())),
+            "to_level"
+        );
         let major = case(S::Open, L::Group, Severity::Major, false);
-        let to_police = ActionRequest { to_level: Some(L::Police), ..req(A::Escalate) };
-        assert_eq!(apply(&major, &actor(R::GridLeader), &to_police, now()).unwrap().level, Some(L::Police));
-        let down = ActionRequest { to_level: Some(L::Group), ..req(A::Escalate) };
-        assert_eq!(field(apply(&major, &actor(R::GridLeader), &down, now())), "to_level");
-        let no_station = CaseState { has_police_station: false, ..major };
-        assert!(matches!(apply(&no_station, &actor(R::GridLeader), &to_police, now()), Err(Refusal::Conflict(_))));
+        let to_police = ActionRequest {
+            to_level: Some(L::Police),
+            ..req(A::Escalate)
+        };
+        assert_eq!(
+            apply(&major, &actor(R::GridLeader), &to_police, now())
+                .unwrap()
+                .level,
+            Some(L::Police)
+        );
+        let down = ActionRequest {
+            to_level: Some(L::Group),
+            ..req(A::Escalate)
+        };
+        assert_eq!(
+            field(apply(&major, &actor(R::GridLeader), &down, now())),
+            "to_level"
+        );
+        let no_station = CaseState {
+            has_police_station: false,
+            ..major
+        };
+        assert!(matches!(
+            apply(&no_station, &actor(R::GridLeader), &to_police, now()),
+            Err(Refusal::Conflict(_))
+        ));
     }
 
     #[test]
     fn parameters_are_checked() {
         let village = case(S::Open, L::Village, Severity::General, false);
-        assert_eq!(field(apply(&village, &actor(R::VillageCadre), &req(A::Classify), now())), "difficulty");
-        let ok = ActionRequest { difficulty: Some(Difficulty::Hard), ..req(A::Classify) };
-        assert_eq!(apply(&village, &actor(R::VillageCadre), &ok, now()).unwrap().difficulty, Some(Difficulty::Hard));
-        let stray = ActionRequest { difficulty: Some(Difficulty::Hard), ..req(A::Escalate) };
-        assert_eq!(field(apply(&village, &actor(R::VillageCadre), &stray, now())), "difficulty");
-        let past = ActionRequest { deadline: Some(now() - chrono::Duration::hours(1)), ..req(A::SetDeadline) };
-        assert_eq!(field(apply(&village, &actor(R::VillageCadre), &past, now())), "deadline");
+        assert_eq!(
+            field(apply(
+                &village,
+                &actor(R::VillageCadre),
+                &req(A::Classify),
+                now()
+            )),
+            "difficulty"
+        );
+        let ok = ActionRequest {
+            difficulty: Some(Difficulty::Hard),
+            ..req(A::Classify)
+        };
+        assert_eq!(
+            apply(&village, &actor(R::VillageCadre), &ok, now())
+                .unwrap()
+                .difficulty,
+            Some(Difficulty::Hard)
+        );
+        let stray = ActionRequest {
+            difficulty: Some(Difficulty::Hard),
+            ..req(A::Escalate)
+        };
+        assert_eq!(
+            field(apply(&village, &actor(R::VillageCadre), &stray, now())),
+            "difficulty"
+        );
+        let past = ActionRequest {
+            deadline: Some(now() - chrono::Duration::hours(1)),
+            ..req(A::SetDeadline)
+        };
+        assert_eq!(
+            field(apply(&village, &actor(R::VillageCadre), &past, now())),
+            "deadline"
+        );
         let police = case(S::Open, L::Police, Severity::Major, false);
-        let enf = ActionRequest { measure: Some(Measure::Fine), ..req(A::RecordEnforcement) };
-        assert_eq!(field(apply(&police, &actor(R::PoliceOfficer), &enf, now())), "document_no");
+        let enf = ActionRequest {
+            measure: Some(Measure::Fine),
+            ..req(A::RecordEnforcement)
+        };
+        assert_eq!(
+            field(apply(&police, &actor(R::PoliceOfficer), &enf, now())),
+            "document_no"
+        );
         let review = case(S::AwaitingReview, L::Police, Severity::Major, false);
-        let dup = ActionRequest { outcome: Some(Outcome::Duplicate), ..req(A::ApproveClosure) };
-        assert_eq!(field(apply(&review, &actor(R::FireOfficer), &dup, now())), "duplicate_of");
-        let rectified = ActionRequest { outcome: Some(Outcome::Rectified), duplicate_of: Some(3), ..req(A::ApproveClosure) };
-        assert_eq!(field(apply(&review, &actor(R::FireOfficer), &rectified, now())), "duplicate_of");
-        assert_eq!(field(apply(&review, &actor(R::FireOfficer), &req(A::RejectClosure), now())), "reason");
-        let blank = ActionRequest { text: Some("   ".into()), ..req(A::Comment) };
-        assert_eq!(field(apply(&review, &actor(R::FireOfficer), &blank, now())), "text");
+        let dup = ActionRequest {
+            outcome: Some(Outcome::Duplicate),
+            ..req(A::ApproveClosure)
+        };
+        assert_eq!(
+            field(apply(&review, &actor(R::FireOfficer), &dup, now())),
+            "duplicate_of"
+        );
+        let rectified = ActionRequest {
+            outcome: Some(Outcome::Rectified),
+            duplicate_of: Some(3),
+            ..req(A::ApproveClosure)
+        };
+        assert_eq!(
+            field(apply(&review, &actor(R::FireOfficer), &rectified, now())),
+            "duplicate_of"
+        );
+        assert_eq!(
+            field(apply(
+                &review,
+                &actor(R::FireOfficer),
+                &req(A::RejectClosure),
+                now()
+            )),
+            "reason"
+        );
+        let blank = ActionRequest {
+            text: Some("   ".into()),
+            ..req(A::Comment)
+        };
+        assert_eq!(
+            field(apply(&review, &actor(R::FireOfficer), &blank, now())),
+            "text"
+        );
     }
 
     #[test]
     fn closure_records_the_outcome_and_reopening_clears_it() {
         let review = case(S::AwaitingReview, L::Township, Severity::General, false);
-        let approve = ActionRequest { outcome: Some(Outcome::Rectified), ..req(A::ApproveClosure) };
+        let approve = ActionRequest {
+            outcome: Some(Outcome::Rectified),
+            ..req(A::ApproveClosure)
+        };
         let fx = apply(&review, &actor(R::FireOfficer), &approve, now()).unwrap();
-        assert_eq!((fx.status, fx.outcome, fx.closed), (Some(S::Closed), Some(Some(Outcome::Rectified)), Some(true)));
+        assert_eq!(
+            (fx.status, fx.outcome, fx.closed),
+            (Some(S::Closed), Some(Some(Outcome::Rectified)), Some(true))
+        );
         let closed = case(S::Closed, L::Township, Severity::General, false);
-        let failed = ActionRequest { passed: Some(false), note: Some("灭火器仍已过期".into()), ..req(A::SpotCheck) };
+        let failed = ActionRequest {
+            passed: Some(false),
+            note: Some("灭火器仍已过期".into()),
+            ..req(A::SpotCheck)
+        };
         let fx = apply(&closed, &actor(R::FireOfficer), &failed, now()).unwrap();
-        assert_eq!((fx.status, fx.outcome, fx.spot_checked), (Some(S::Open), Some(None), true));
-        let passed = ActionRequest { passed: Some(true), ..req(A::SpotCheck) };
+        assert_eq!(
+            (fx.status, fx.outcome, fx.spot_checked),
+            (Some(S::Open), Some(None), true)
+        );
+        let passed = ActionRequest {
+            passed: Some(true),
+            ..req(A::SpotCheck)
+        };
         let fx = apply(&closed, &actor(R::FireOfficer), &passed, now()).unwrap();
         assert_eq!((fx.status, fx.spot_checked), (None, true));
-        let no_note = ActionRequest { passed: Some(false), ..req(A::SpotCheck) };
-        assert_eq!(field(apply(&closed, &actor(R::FireOfficer), &no_note, now())), "note");
+        let no_note = ActionRequest {
+            passed: Some(false),
+            ..req(A::SpotCheck)
+        };
+        assert_eq!(
+            field(apply(&closed, &actor(R::FireOfficer), &no_note, now())),
+            "note"
+        );
     }
 
     #[test]
@@ -706,20 +944,45 @@ mod tests {
         assert_eq!(expire(&c, now()), None, "no deadline, nothing due");
         c.deadline = Some(now() + chrono::Duration::minutes(1));
         assert_eq!(expire(&c, now()), None, "not yet due");
-        for (from, to) in [(L::Group, L::Village), (L::Village, L::Township), (L::Township, L::Police)] {
-            let c = CaseState { level: from, deadline: past, ..c.clone() };
+        for (from, to) in [
+            (L::Group, L::Village),
+            (L::Village, L::Township),
+            (L::Township, L::Police),
+        ] {
+            let c = CaseState {
+                level: from,
+                deadline: past,
+                ..c.clone()
+            };
             let fx = expire(&c, now()).unwrap();
             assert_eq!((fx.level, fx.deadline), (Some(to), Some(None)), "{from}");
         }
-        let blocked = CaseState { level: L::Township, deadline: past, has_police_station: false, ..c.clone() };
+        let blocked = CaseState {
+            level: L::Township,
+            deadline: past,
+            has_police_station: false,
+            ..c.clone()
+        };
         let fx = expire(&blocked, now()).unwrap();
         assert_eq!((fx.level, fx.deadline), (None, Some(None)));
-        let listed = CaseState { level: L::Police, deadline: past, supervision_listed: true, ..c.clone() };
+        let listed = CaseState {
+            level: L::Police,
+            deadline: past,
+            supervision_listed: true,
+            ..c.clone()
+        };
         let fx = expire(&listed, now()).unwrap();
         assert_eq!((fx.level, fx.supervision_overdue), (None, Some(true)));
-        let flagged = CaseState { supervision_overdue: true, ..listed };
+        let flagged = CaseState {
+            supervision_overdue: true,
+            ..listed
+        };
         assert_eq!(expire(&flagged, now()), None, "flagged once");
-        let closed = CaseState { status: S::AwaitingReview, deadline: past, ..c };
+        let closed = CaseState {
+            status: S::AwaitingReview,
+            deadline: past,
+            ..c
+        };
         assert_eq!(expire(&closed, now()), None);
     }
 }

@@ -24,15 +24,28 @@ impl<T> JsonBody<T> {
 }
 
 fn is_json(req: &HttpRequest) -> bool {
-    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 pub fn too_large(limit: usize) -> AppError {
-    AppError::new(ErrorCode::PayloadTooLarge, format!("the body exceeds the limit of {limit} bytes"))
+    AppError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body exceeds the limit of {limit} bytes"),
+    )
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -63,7 +76,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::bad_request(format!("cannot read body: {e}")))?;
+                let chunk =
+                    chunk.map_err(|e| AppError::bad_request(format!("cannot read body: {e}")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -88,7 +102,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
             });
         }
     };
-    de.end().map_err(|e| AppError::bad_request(format!("malformed JSON: {e}")))?;
+    de.end()
+        .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -96,10 +111,18 @@ fn data_error(path: &str, err: &serde_json::Error) -> AppError {
     let full = err.to_string();
     // serde_json appends " at line L column C", which means nothing to a phone user.
     let message = full.split(" at line ").next().unwrap_or(&full).to_string();
-    let mut field = if path == "." { String::new() } else { path.to_string() };
+    let mut field = if path == "." {
+        String::new()
+    } else {
+        path.to_string()
+    };
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.trim_end_matches('`');
-        field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+        field = if field.is_empty() {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
     } else if let Some(rest) = message.strip_prefix("unknown field `") {
         // The path already ends at the unknown field, except at the top level.
         if field.is_empty() {
@@ -138,13 +161,15 @@ mod tests {
         let err = parse::<Sample>(b"{\"name\": ").unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.code, ErrorCode::ValidationFailed);
-        let err = parse::<Sample>(b"{\"name\":\"a\",\"count\":1,\"level\":\"township\"} x").unwrap_err();
+        let err =
+            parse::<Sample>(b"{\"name\":\"a\",\"count\":1,\"level\":\"township\"} x").unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn wrong_type_names_the_field() {
-        let err = parse::<Sample>(br#"{"name":"a","count":"many","level":"township"}"#).unwrap_err();
+        let err =
+            parse::<Sample>(br#"{"name":"a","count":"many","level":"township"}"#).unwrap_err();
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.errors[0].field, "count");
     }
@@ -155,7 +180,8 @@ mod tests {
         assert_eq!(err.errors[0].field, "level");
         let err = parse::<Sample>(br#"{"name":"a","level":"township"}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "count");
-        let err = parse::<Sample>(br#"{"name":"a","count":1,"level":"township","x":1}"#).unwrap_err();
+        let err =
+            parse::<Sample>(br#"{"name":"a","count":1,"level":"township","x":1}"#).unwrap_err();
         assert_eq!(err.errors[0].field, "x");
     }
 }

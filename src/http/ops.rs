@@ -19,7 +19,9 @@ pub struct Health {
 #[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
-    web::Json(Health { status: "ok".into() })
+    web::Json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the database answers. 503 (problem+json) while it does not.
@@ -30,7 +32,9 @@ pub async fn healthz() -> web::Json<Health> {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Health>> {
     db::run(&state.pool, |conn| Ok(conn.batch_execute("SELECT 1")?)).await?;
-    Ok(web::Json(Health { status: "ok".into() }))
+    Ok(web::Json(Health {
+        status: "ok".into(),
+    }))
 }
 
 /// Prometheus metrics in the text exposition format: request counts and latency histograms
@@ -49,5 +53,7 @@ pub fn metrics_doc() {}
 pub fn openapi_doc() {}
 
 pub fn serve_spec(spec: std::sync::Arc<String>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(spec.as_str().to_owned())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.as_str().to_owned())
 }

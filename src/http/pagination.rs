@@ -26,7 +26,10 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(AppError::field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+            Some(_) => Err(AppError::field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )),
         }
     }
 
@@ -44,7 +47,9 @@ pub fn decode_cursor(s: &str) -> AppResult<i64> {
     let bad = || AppError::field("cursor", "not a cursor this server issued");
     let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("id:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+    text.strip_prefix("id:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)
 }
 
 /// A page of a list.
@@ -61,8 +66,15 @@ impl<T: ToSchema> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> i64) -> Self {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| encode_cursor(id_of(r))) } else { None };
-        Page { items: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(id_of(r)))
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
     }
 }
 
@@ -79,7 +91,10 @@ mod tests {
 
     #[test]
     fn limit_bounds() {
-        let p = |l| PageParams { limit: l, cursor: None };
+        let p = |l| PageParams {
+            limit: l,
+            cursor: None,
+        };
         assert_eq!(p(None).limit().unwrap(), 20);
         assert_eq!(p(Some(200)).limit().unwrap(), 200);
         assert!(p(Some(0)).limit().is_err());

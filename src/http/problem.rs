@@ -38,7 +38,10 @@ pub fn problemize<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let mut err = AppError::new(code_for(status), status.canonical_reason().unwrap_or("error"));
+    let mut err = AppError::new(
+        code_for(status),
+        status.canonical_reason().unwrap_or("error"),
+    );
     err.status = status;
     let (req, old) = res.into_parts();
     let mut new = err.error_response();
@@ -92,9 +95,14 @@ impl RouteTable {
             .flat_map(|(_, methods)| methods.iter())
             .collect();
         if allowed.is_empty() || allowed.contains(&req.method()) {
-            return AppError::new(ErrorCode::NotFound, format!("no route for {path}")).error_response();
+            return AppError::new(ErrorCode::NotFound, format!("no route for {path}"))
+                .error_response();
         }
-        let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+        let allow = allowed
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut resp = AppError::new(
             ErrorCode::MethodNotAllowed,
             format!("{} is not allowed here; allowed: {allow}", req.method()),

@@ -36,16 +36,27 @@ pub async fn list_notifications(
     let limit = page.limit()?;
     let before = page.after_id()?;
     let unread = q.unread.unwrap_or(false);
-    let rows = db::run(&state.pool, move |conn| store::list(conn, p.user_id, unread, before, limit + 1)).await?;
+    let rows = db::run(&state.pool, move |conn| {
+        store::list(conn, p.user_id, unread, before, limit + 1)
+    })
+    .await?;
     let items = rows.iter().map(|r| r.to_api()).collect();
-    Ok(web::Json(Page::from_rows(items, limit, |n: &Notification| n.id)))
+    Ok(web::Json(Page::from_rows(
+        items,
+        limit,
+        |n: &Notification| n.id,
+    )))
 }
 
 /// Mark one notification read.
 #[utoipa::path(tag = "notifications", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Notification), StdErrors))]
 #[post("/me/notifications/{id}/read")]
-pub async fn read_notification(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<Notification>> {
+pub async fn read_notification(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<Notification>> {
     let id = id.into_inner();
     let row = db::run(&state.pool, move |conn| {
         if !store::mark_read(conn, p.user_id, id, db::now())? {

@@ -59,7 +59,10 @@ pub fn staff(conn: &mut DbConn, place: Place, roles: &[Role]) -> AppResult<Vec<i
             out.extend(ids);
         }
     }
-    let by_org = [(Role::PoliceOfficer, "police_station", place.township_id), (Role::FireOfficer, "fire_department", place.county_id)];
+    let by_org = [
+        (Role::PoliceOfficer, "police_station", place.township_id),
+        (Role::FireOfficer, "fire_department", place.county_id),
+    ];
     for (role, kind, region) in by_org {
         if roles.contains(&role) {
             let orgs = organization_jurisdictions::table
@@ -147,7 +150,13 @@ impl NotificationRow {
 }
 
 /// The inbox, newest first.
-pub fn list(conn: &mut DbConn, user_id: i64, unread_only: bool, before_id: Option<i64>, fetch: i64) -> AppResult<Vec<NotificationRow>> {
+pub fn list(
+    conn: &mut DbConn,
+    user_id: i64,
+    unread_only: bool,
+    before_id: Option<i64>,
+    fetch: i64,
+) -> AppResult<Vec<NotificationRow>> {
     let mut q = notifications::table
         .filter(notifications::user_id.eq(user_id))
         .select(NotificationRow::as_select())
@@ -173,14 +182,21 @@ pub fn mark_read(conn: &mut DbConn, user_id: i64, id: i64, now: NaiveDateTime) -
     if mine == 0 {
         return Ok(false);
     }
-    diesel::update(notifications::table.find(id).filter(notifications::read_at.is_null()))
-        .set(notifications::read_at.eq(now))
-        .execute(conn)?;
+    diesel::update(
+        notifications::table
+            .find(id)
+            .filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(now))
+    .execute(conn)?;
     Ok(true)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<NotificationRow> {
-    Ok(notifications::table.find(id).select(NotificationRow::as_select()).first(conn)?)
+    Ok(notifications::table
+        .find(id)
+        .select(NotificationRow::as_select())
+        .first(conn)?)
 }
 
 #[cfg(test)]
@@ -190,7 +206,10 @@ mod tests {
     #[test]
     fn place_is_read_from_the_end_of_the_path() {
         let p = Place::from_group_path("/1/2/3/4/5/6/").unwrap();
-        assert_eq!((p.county_id, p.township_id, p.village_id, p.group_id), (3, 4, 5, 6));
+        assert_eq!(
+            (p.county_id, p.township_id, p.village_id, p.group_id),
+            (3, 4, 5, 6)
+        );
         let p = Place::from_group_path("/3/4/5/6/").unwrap();
         assert_eq!(p.county_id, 3);
         assert!(Place::from_group_path("/5/6/").is_none());

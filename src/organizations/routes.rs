@@ -10,7 +10,9 @@ use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
-use crate::organizations::model::{JurisdictionUpdate, NewOrganization, OrgKind, OrgRow, Organization};
+use crate::organizations::model::{
+    JurisdictionUpdate, NewOrganization, OrgKind, OrgRow, Organization,
+};
 use crate::organizations::store;
 use crate::regions::store as region_store;
 use crate::validate::Checks;
@@ -24,14 +26,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 fn one(conn: &mut db::DbConn, row: &OrgRow) -> AppResult<Organization> {
-    store::to_api(conn, std::slice::from_ref(row))?.pop().ok_or_else(AppError::not_found)
+    store::to_api(conn, std::slice::from_ref(row))?
+        .pop()
+        .ok_or_else(AppError::not_found)
 }
 
 /// Loads an organisation the caller may read (404 otherwise).
 fn visible(conn: &mut db::DbConn, p: &Principal, id: i64) -> AppResult<OrgRow> {
     let row = store::get(conn, id)?;
     let paths = store::visibility_paths(conn, &row)?;
-    if !paths.iter().any(|path| authorize(p, Capability::ReadGrid, Target::Region(path)).is_ok()) {
+    if !paths
+        .iter()
+        .any(|path| authorize(p, Capability::ReadGrid, Target::Region(path)).is_ok())
+    {
         // Say 403 rather than 404 only when no role could ever read organisations.
         require(p, Capability::ReadGrid)?;
         return Err(AppError::not_found());
@@ -120,7 +127,11 @@ pub async fn list_organizations(
         store::to_api(conn, &rows)
     })
     .await?;
-    Ok(web::Json(Page::from_rows(items, limit, |o: &Organization| o.id)))
+    Ok(web::Json(Page::from_rows(
+        items,
+        limit,
+        |o: &Organization| o.id,
+    )))
 }
 
 /// Set the jurisdiction: townships for a police station, counties for a fire department.
@@ -144,10 +155,11 @@ pub async fn set_jurisdiction(
         let org = visible(conn, &p, id)?;
         let home = region_store::get(conn, org.region_id)?;
         authorize(&p, Capability::ManageGrid, Target::Region(&home.path))?;
-        let kind = OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
-        let level = kind
-            .jurisdiction_level()
-            .ok_or_else(|| AppError::field("region_ids", format!("a {kind} has no jurisdiction")))?;
+        let kind =
+            OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+        let level = kind.jurisdiction_level().ok_or_else(|| {
+            AppError::field("region_ids", format!("a {kind} has no jurisdiction"))
+        })?;
         let regions = region_store::get_many(conn, &ids)?;
         if regions.len() != ids.len() {
             return Err(AppError::not_found());
@@ -155,7 +167,10 @@ pub async fn set_jurisdiction(
         for r in &regions {
             authorize(&p, Capability::ManageGrid, Target::Region(&r.path))?;
             if r.level() != level {
-                return Err(AppError::field("region_ids", format!("{} is not a {level}", r.name)));
+                return Err(AppError::field(
+                    "region_ids",
+                    format!("{} is not a {level}", r.name),
+                ));
             }
         }
         store::set_jurisdiction(conn, &org, kind, &regions)?;

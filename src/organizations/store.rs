@@ -13,7 +13,12 @@ use crate::regions::store as region_store;
 use crate::scope_filter;
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<OrgRow> {
-    organizations::table.find(id).select(OrgRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+    organizations::table
+        .find(id)
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
 }
 
 /// Paths of the regions an organisation sits in and answers for: it is visible to whoever
@@ -28,7 +33,13 @@ pub fn visibility_paths(conn: &mut DbConn, org: &OrgRow) -> AppResult<Vec<String
     Ok(paths)
 }
 
-pub fn insert(conn: &mut DbConn, kind: OrgKind, name: &str, region_id: i64, now: NaiveDateTime) -> AppResult<OrgRow> {
+pub fn insert(
+    conn: &mut DbConn,
+    kind: OrgKind,
+    name: &str,
+    region_id: i64,
+    now: NaiveDateTime,
+) -> AppResult<OrgRow> {
     let id: i64 = diesel::insert_into(organizations::table)
         .values((
             organizations::kind.eq(kind.as_str()),
@@ -44,7 +55,12 @@ pub fn insert(conn: &mut DbConn, kind: OrgKind, name: &str, region_id: i64, now:
 
 /// Replaces the jurisdiction. The caller has checked levels and scope; a region already held by
 /// another organisation of the same kind is a conflict.
-pub fn set_jurisdiction(conn: &mut DbConn, org: &OrgRow, kind: OrgKind, regions_: &[RegionRow]) -> AppResult<()> {
+pub fn set_jurisdiction(
+    conn: &mut DbConn,
+    org: &OrgRow,
+    kind: OrgKind,
+    regions_: &[RegionRow],
+) -> AppResult<()> {
     let ids: Vec<i64> = regions_.iter().map(|r| r.id).collect();
     let taken: Vec<(i64, String)> = organization_jurisdictions::table
         .inner_join(regions::table)
@@ -54,10 +70,15 @@ pub fn set_jurisdiction(conn: &mut DbConn, org: &OrgRow, kind: OrgKind, regions_
         .select((regions::id, regions::name))
         .load(conn)?;
     if let Some((_, name)) = taken.first() {
-        return Err(AppError::conflict(format!("{name} already belongs to another {kind}")));
+        return Err(AppError::conflict(format!(
+            "{name} already belongs to another {kind}"
+        )));
     }
-    diesel::delete(organization_jurisdictions::table.filter(organization_jurisdictions::organization_id.eq(org.id)))
-        .execute(conn)?;
+    diesel::delete(
+        organization_jurisdictions::table
+            .filter(organization_jurisdictions::organization_id.eq(org.id)),
+    )
+    .execute(conn)?;
     for id in ids {
         diesel::insert_into(organization_jurisdictions::table)
             .values((
@@ -67,7 +88,9 @@ pub fn set_jurisdiction(conn: &mut DbConn, org: &OrgRow, kind: OrgKind, regions_
             ))
             .execute(conn)?;
     }
-    diesel::update(organizations::table.find(org.id)).set(organizations::updated_at.eq(crate::db::now())).execute(conn)?;
+    diesel::update(organizations::table.find(org.id))
+        .set(organizations::updated_at.eq(crate::db::now()))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -78,22 +101,31 @@ pub fn to_api(conn: &mut DbConn, rows: &[OrgRow]) -> AppResult<Vec<Organization>
         .inner_join(regions::table)
         .filter(organization_jurisdictions::organization_id.eq_any(&ids))
         .order(regions::id.asc())
-        .select((organization_jurisdictions::organization_id, RegionRow::as_select()))
+        .select((
+            organization_jurisdictions::organization_id,
+            RegionRow::as_select(),
+        ))
         .load(conn)?;
     let mut by_org: HashMap<i64, Vec<RegionRef>> = HashMap::new();
     for (org, r) in juris {
         by_org.entry(org).or_default().push(r.to_ref());
     }
     let home_ids: Vec<i64> = rows.iter().map(|r| r.region_id).collect();
-    let homes: HashMap<i64, RegionRef> =
-        region_store::get_many(conn, &home_ids)?.into_iter().map(|r| (r.id, r.to_ref())).collect();
+    let homes: HashMap<i64, RegionRef> = region_store::get_many(conn, &home_ids)?
+        .into_iter()
+        .map(|r| (r.id, r.to_ref()))
+        .collect();
     rows.iter()
         .map(|r| {
             Ok(Organization {
                 id: r.id,
-                kind: OrgKind::parse(&r.kind).ok_or_else(|| AppError::internal("unknown org kind"))?,
+                kind: OrgKind::parse(&r.kind)
+                    .ok_or_else(|| AppError::internal("unknown org kind"))?,
                 name: r.name.clone(),
-                region: homes.get(&r.region_id).cloned().ok_or_else(|| AppError::internal("org region missing"))?,
+                region: homes
+                    .get(&r.region_id)
+                    .cloned()
+                    .ok_or_else(|| AppError::internal("org region missing"))?,
                 jurisdiction: by_org.remove(&r.id).unwrap_or_default(),
                 created_at: r.created_at.and_utc(),
                 updated_at: r.updated_at.and_utc(),

@@ -17,39 +17,70 @@ pub enum Bound {
 pub fn backgrounds_for(role: Role) -> &'static [Background] {
     use Background as B;
     match role {
-        Role::GridLeader => &[B::PatrolMember, B::ForestRanger, B::GrasslandKeeper, B::Other],
-        Role::GridInspector | Role::GridHandler => {
-            &[B::PropertyManager, B::SecurityGuard, B::MicroFireStationMember, B::Other]
-        }
+        Role::GridLeader => &[
+            B::PatrolMember,
+            B::ForestRanger,
+            B::GrasslandKeeper,
+            B::Other,
+        ],
+        Role::GridInspector | Role::GridHandler => &[
+            B::PropertyManager,
+            B::SecurityGuard,
+            B::MicroFireStationMember,
+            B::Other,
+        ],
         Role::GridCoordinator => &[B::BuildingHead, B::FireVolunteer, B::UnitManager, B::Other],
         _ => &[],
     }
 }
 
-pub fn check(role: Role, bound: Bound, title: Option<&str>, background: Option<Background>) -> AppResult<()> {
+pub fn check(
+    role: Role,
+    bound: Bound,
+    title: Option<&str>,
+    background: Option<Background>,
+) -> AppResult<()> {
     match (role.binding(), bound) {
         (Binding::Region(want), Bound::Region(got)) if want == got => {}
         (Binding::Region(want), Bound::Region(got)) => {
-            return Err(AppError::field("region_id", format!("a {role} is bound to a {want}, not a {got}")));
+            return Err(AppError::field(
+                "region_id",
+                format!("a {role} is bound to a {want}, not a {got}"),
+            ));
         }
         (Binding::Region(want), _) => {
-            return Err(AppError::field("region_id", format!("a {role} is bound to a {want}")));
+            return Err(AppError::field(
+                "region_id",
+                format!("a {role} is bound to a {want}"),
+            ));
         }
         (Binding::Organization(want), Bound::Organization(got)) if want == got => {}
         (Binding::Organization(want), _) => {
-            return Err(AppError::field("organization_id", format!("a {role} is bound to a {want}")));
+            return Err(AppError::field(
+                "organization_id",
+                format!("a {role} is bound to a {want}"),
+            ));
         }
         (Binding::AnyRegion, Bound::Region(_) | Bound::Nothing) => {}
         (Binding::AnyRegion, Bound::Organization(_)) => {
-            return Err(AppError::field("organization_id", "an admin is bound to a region"));
+            return Err(AppError::field(
+                "organization_id",
+                "an admin is bound to a region",
+            ));
         }
     }
     if title.is_some() && role != Role::TownshipOfficial {
-        return Err(AppError::field("title", "only township officials carry a committee title"));
+        return Err(AppError::field(
+            "title",
+            "only township officials carry a committee title",
+        ));
     }
     if let Some(b) = background {
         if !backgrounds_for(role).contains(&b) {
-            return Err(AppError::field("background", format!("{b} is not a background for a {role}")));
+            return Err(AppError::field(
+                "background",
+                format!("{b} is not a background for a {role}"),
+            ));
         }
     }
     Ok(())
@@ -85,20 +116,48 @@ mod tests {
                     (Role::FireOfficer, Bound::Organization(OrgKind::FireDepartment)) => true,
                     _ => false,
                 };
-                assert_eq!(check(role, bound, None, None).is_ok(), expected, "{role} on {bound:?}");
+                assert_eq!(
+                    check(role, bound, None, None).is_ok(),
+                    expected,
+                    "{role} on {bound:?}"
+                );
             }
         }
     }
 
     #[test]
     fn titles_and_backgrounds() {
-        assert!(check(Role::TownshipOfficial, Bound::Region(L::Township), Some("副镇长"), None).is_ok());
-        assert!(check(Role::VillageCadre, Bound::Region(L::Village), Some("书记"), None).is_err());
+        assert!(check(
+            Role::TownshipOfficial,
+            Bound::Region(L::Township),
+            Some("副镇长"),
+            None
+        )
+        .is_ok());
+        assert!(check(
+            Role::VillageCadre,
+            Bound::Region(L::Village),
+            Some("书记"),
+            None
+        )
+        .is_err());
         let g = Bound::Region(L::Group);
         assert!(check(Role::GridLeader, g, None, Some(Background::ForestRanger)).is_ok());
         assert!(check(Role::GridLeader, g, None, Some(Background::SecurityGuard)).is_err());
-        assert!(check(Role::GridCoordinator, g, None, Some(Background::FireVolunteer)).is_ok());
+        assert!(check(
+            Role::GridCoordinator,
+            g,
+            None,
+            Some(Background::FireVolunteer)
+        )
+        .is_ok());
         assert!(check(Role::GridHandler, g, None, Some(Background::Other)).is_ok());
-        assert!(check(Role::VillageCadre, Bound::Region(L::Village), None, Some(Background::Other)).is_err());
+        assert!(check(
+            Role::VillageCadre,
+            Bound::Region(L::Village),
+            None,
+            Some(Background::Other)
+        )
+        .is_err());
     }
 }

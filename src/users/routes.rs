@@ -53,14 +53,20 @@ fn managed(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
 }
 
 fn one(conn: &mut DbConn, row: UserRow) -> AppResult<User> {
-    store::to_api(conn, &[row])?.pop().ok_or_else(AppError::not_found)
+    store::to_api(conn, &[row])?
+        .pop()
+        .ok_or_else(AppError::not_found)
 }
 
 /// Create an account in a region of the caller's subtree.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = User), StdErrors))]
 #[post("/users")]
-pub async fn create_user(state: web::Data<AppState>, p: Principal, body: JsonBody<NewUser>) -> AppResult<HttpResponse> {
+pub async fn create_user(
+    state: web::Data<AppState>,
+    p: Principal,
+    body: JsonBody<NewUser>,
+) -> AppResult<HttpResponse> {
     require(&p, Capability::ManageAccounts)?;
     let req = body.into_inner();
     let mut checks = Checks::new();
@@ -72,7 +78,10 @@ pub async fn create_user(state: web::Data<AppState>, p: Principal, body: JsonBod
     }
     checks.finish()?;
     let (p2, region_id) = (p.clone(), req.region_id);
-    db::run(&state.pool, move |conn| authorize_region(conn, &p2, region_id)).await?;
+    db::run(&state.pool, move |conn| {
+        authorize_region(conn, &p2, region_id)
+    })
+    .await?;
     let hash = crate::auth::hash_password(&state, req.password).await?;
     let out = db::run_tx(&state.pool, move |conn| {
         authorize_region(conn, &p, region_id)?;
@@ -129,7 +138,12 @@ pub async fn list_users(
             }
             None => None,
         };
-        let rows = store::list(conn, &scope_for(&p, Capability::ManageAccounts), within.as_ref(), &f)?;
+        let rows = store::list(
+            conn,
+            &scope_for(&p, Capability::ManageAccounts),
+            within.as_ref(),
+            &f,
+        )?;
         store::to_api(conn, &rows)
     })
     .await?;
@@ -140,7 +154,11 @@ pub async fn list_users(
 #[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = User), StdErrors))]
 #[get("/users/{id}")]
-pub async fn get_user(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<User>> {
+pub async fn get_user(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<User>> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         let row = managed(conn, &p, id)?;
@@ -164,36 +182,57 @@ pub async fn patch_user(
     let id = id.into_inner();
     let req = body.into_inner();
     let mut checks = Checks::new();
-    let display_name = req.display_name.as_deref().map(|n| checks.name("display_name", n, 64));
-    let phone = req.phone.as_deref().map(|ph| if ph.trim().is_empty() { None } else { Some(checks.phone("phone", ph)) });
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|n| checks.name("display_name", n, 64));
+    let phone = req.phone.as_deref().map(|ph| {
+        if ph.trim().is_empty() {
+            None
+        } else {
+            Some(checks.phone("phone", ph))
+        }
+    });
     checks.finish()?;
     let out = db::run_tx(&state.pool, move |conn| {
         let row = managed(conn, &p, id)?;
         let now = db::now();
         if let Some(region_id) = req.region_id {
             authorize_region(conn, &p, Some(region_id))?;
-            diesel::update(users::table.find(id)).set(users::region_id.eq(region_id)).execute(conn)?;
+            diesel::update(users::table.find(id))
+                .set(users::region_id.eq(region_id))
+                .execute(conn)?;
         }
         if let Some(name) = display_name {
-            diesel::update(users::table.find(id)).set(users::display_name.eq(name)).execute(conn)?;
+            diesel::update(users::table.find(id))
+                .set(users::display_name.eq(name))
+                .execute(conn)?;
         }
         if let Some(phone) = phone {
-            diesel::update(users::table.find(id)).set(users::phone.eq(phone)).execute(conn)?;
+            diesel::update(users::table.find(id))
+                .set(users::phone.eq(phone))
+                .execute(conn)?;
         }
         match req.disabled {
             Some(true) if !row.disabled => {
                 if id == p.user_id {
                     return Err(AppError::conflict("you cannot disable your own account"));
                 }
-                diesel::update(users::table.find(id)).set(users::disabled.eq(true)).execute(conn)?;
+                diesel::update(users::table.find(id))
+                    .set(users::disabled.eq(true))
+                    .execute(conn)?;
                 store::revoke_all_tokens(conn, id, "account disabled")?;
             }
             Some(false) if row.disabled => {
-                diesel::update(users::table.find(id)).set(users::disabled.eq(false)).execute(conn)?;
+                diesel::update(users::table.find(id))
+                    .set(users::disabled.eq(false))
+                    .execute(conn)?;
             }
             _ => {}
         }
-        diesel::update(users::table.find(id)).set(users::updated_at.eq(now)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::updated_at.eq(now))
+            .execute(conn)?;
         let row = store::get(conn, id)?;
         one(conn, row)
     })
@@ -216,7 +255,10 @@ pub async fn grant_role(
     let mut checks = Checks::new();
     let title = req.title.as_deref().map(|t| checks.name("title", t, 32));
     if req.region_id.is_some() && req.organization_id.is_some() {
-        checks.fail("organization_id", "give a region or an organisation, not both");
+        checks.fail(
+            "organization_id",
+            "give a region or an organisation, not both",
+        );
     }
     checks.finish()?;
     let out = db::run_tx(&state.pool, move |conn| {
@@ -231,7 +273,9 @@ pub async fn grant_role(
                 let org = org_store::get(conn, oid)?;
                 let home = region_store::get(conn, org.region_id)?;
                 authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
-                Bound::Organization(OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?)
+                Bound::Organization(
+                    OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
+                )
             }
             (None, None) => {
                 if req.role == Role::Admin {
@@ -287,8 +331,13 @@ pub async fn revoke_role(
     let (id, assignment_id) = path.into_inner();
     db::run_tx(&state.pool, move |conn| {
         managed(conn, &p, id)?;
-        let mut held = load_assignments(conn, &[id])?.remove(&id).unwrap_or_default();
-        let pos = held.iter().position(|a| a.id == assignment_id).ok_or_else(AppError::not_found)?;
+        let mut held = load_assignments(conn, &[id])?
+            .remove(&id)
+            .unwrap_or_default();
+        let pos = held
+            .iter()
+            .position(|a| a.id == assignment_id)
+            .ok_or_else(AppError::not_found)?;
         let a = held.swap_remove(pos);
         match (&a.region_path, &a.organization) {
             (Some(path), _) => authorize(&p, Capability::ManageAccounts, Target::Region(path))?,
@@ -300,7 +349,9 @@ pub async fn revoke_role(
             (None, None) => authorize(&p, Capability::ManageAccounts, Target::Top)?,
         }
         if a.role == Role::Admin && a.scope.is_global() && store::count_global_admins(conn)? <= 1 {
-            return Err(AppError::conflict("the last global administrator cannot be removed"));
+            return Err(AppError::conflict(
+                "the last global administrator cannot be removed",
+            ));
         }
         diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
         Ok(())
@@ -321,7 +372,8 @@ pub async fn reset_password(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let new_password = body.into_inner().new_password;
-    crate::auth::password::check_policy(&new_password).map_err(|m| AppError::field("new_password", m))?;
+    crate::auth::password::check_policy(&new_password)
+        .map_err(|m| AppError::field("new_password", m))?;
     let p2 = p.clone();
     db::run(&state.pool, move |conn| managed(conn, &p2, id).map(|_| ())).await?;
     let hash = crate::auth::hash_password(&state, new_password).await?;

@@ -14,16 +14,27 @@ use crate::scope_filter;
 use crate::users::model::{User, UserRow};
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<UserRow> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()?.ok_or_else(AppError::not_found)
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> AppResult<Option<UserRow>> {
-    Ok(users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()?)
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The path of the account's home region; `None` for a global account.
 pub fn home_path(conn: &mut DbConn, user: &UserRow) -> AppResult<Option<String>> {
-    user.region_id.map(|r| region_store::get(conn, r).map(|r| r.path)).transpose()
+    user.region_id
+        .map(|r| region_store::get(conn, r).map(|r| r.path))
+        .transpose()
 }
 
 pub struct NewUserRow<'a> {
@@ -36,7 +47,10 @@ pub struct NewUserRow<'a> {
 
 pub fn insert(conn: &mut DbConn, u: NewUserRow<'_>, now: NaiveDateTime) -> AppResult<UserRow> {
     if find_by_username(conn, u.username)?.is_some() {
-        return Err(AppError::conflict(format!("username {} is already taken", u.username)));
+        return Err(AppError::conflict(format!(
+            "username {} is already taken",
+            u.username
+        )));
     }
     let id: i64 = diesel::insert_into(users::table)
         .values((
@@ -59,18 +73,28 @@ pub fn insert(conn: &mut DbConn, u: NewUserRow<'_>, now: NaiveDateTime) -> AppRe
 pub fn revoke_all_tokens(conn: &mut DbConn, user_id: i64, reason: &str) -> AppResult<()> {
     let now = crate::db::now();
     diesel::update(users::table.find(user_id))
-        .set((users::token_version.eq(users::token_version + 1), users::updated_at.eq(now)))
+        .set((
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(now),
+        ))
         .execute(conn)?;
     diesel::update(
-        auth_sessions::table.filter(auth_sessions::user_id.eq(user_id)).filter(auth_sessions::revoked_at.is_null()),
+        auth_sessions::table
+            .filter(auth_sessions::user_id.eq(user_id))
+            .filter(auth_sessions::revoked_at.is_null()),
     )
-    .set((auth_sessions::revoked_at.eq(now), auth_sessions::revoked_reason.eq(reason)))
+    .set((
+        auth_sessions::revoked_at.eq(now),
+        auth_sessions::revoked_reason.eq(reason),
+    ))
     .execute(conn)?;
     Ok(())
 }
 
 pub fn set_password(conn: &mut DbConn, user_id: i64, hash: &str) -> AppResult<()> {
-    diesel::update(users::table.find(user_id)).set(users::password_hash.eq(hash)).execute(conn)?;
+    diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
     revoke_all_tokens(conn, user_id, "password changed")
 }
 
@@ -128,8 +152,10 @@ pub fn to_api(conn: &mut DbConn, rows: &[UserRow]) -> AppResult<Vec<User>> {
     let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
     let mut roles = load_assignments(conn, &ids)?;
     let region_ids: Vec<i64> = rows.iter().filter_map(|u| u.region_id).collect();
-    let homes: HashMap<i64, RegionRef> =
-        region_store::get_many(conn, &region_ids)?.into_iter().map(|r| (r.id, r.to_ref())).collect();
+    let homes: HashMap<i64, RegionRef> = region_store::get_many(conn, &region_ids)?
+        .into_iter()
+        .map(|r| (r.id, r.to_ref()))
+        .collect();
     Ok(rows
         .iter()
         .map(|u| User {
@@ -139,7 +165,12 @@ pub fn to_api(conn: &mut DbConn, rows: &[UserRow]) -> AppResult<Vec<User>> {
             phone: u.phone.clone(),
             region: u.region_id.and_then(|r| homes.get(&r).cloned()),
             disabled: u.disabled,
-            roles: roles.remove(&u.id).unwrap_or_default().iter().map(|a| a.to_api()).collect(),
+            roles: roles
+                .remove(&u.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|a| a.to_api())
+                .collect(),
             created_at: u.created_at.and_utc(),
             updated_at: u.updated_at.and_utc(),
         })
@@ -155,7 +186,12 @@ pub struct ListFilter {
 
 /// Accounts whose home region lies in `scope` (global accounts only for a global scope),
 /// optionally within a region's subtree and holding a role.
-pub fn list(conn: &mut DbConn, scope: &Scope, within: Option<&Scope>, f: &ListFilter) -> AppResult<Vec<UserRow>> {
+pub fn list(
+    conn: &mut DbConn,
+    scope: &Scope,
+    within: Option<&Scope>,
+    f: &ListFilter,
+) -> AppResult<Vec<UserRow>> {
     let mut q = users::table
         .left_join(regions::table)
         .select(UserRow::as_select())
