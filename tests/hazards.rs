@@ -1007,6 +1007,17 @@ async fn two_servers_sweep_each_case_once(b: Backend) {
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
 }
 
+/// Runs `firegrid audit verify` against the test's database.
+fn audit_verify(db: &TestDb) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_firegrid"))
+        .args(["audit", "verify"])
+        .env("FIREGRID_DATABASE_URL", &db.url)
+        .env("FIREGRID_DATA_DIR", db.data_dir())
+        .env("FIREGRID_LOG", "error")
+        .output()
+        .expect("run firegrid")
+}
+
 async fn tampering_is_detected(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
@@ -1036,6 +1047,8 @@ async fn tampering_is_detected(b: Backend) {
             .len(),
         0
     );
+    let ok = audit_verify(&app.db);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
     // The database itself refuses to change history…
     assert!(conn
         .batch_execute("UPDATE hazard_events SET params = '{}' WHERE seq = 2")
@@ -1059,6 +1072,12 @@ async fn tampering_is_detected(b: Backend) {
     assert_eq!(checked, 4);
     assert_eq!(broken.len(), 1);
     assert_eq!(broken[0].seq, 2);
+    // `firegrid audit verify` says so and fails.
+    let out = audit_verify(&app.db);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("BROKEN case {} at event 2", broken[0].hazard_id)), "{stdout}");
+    assert!(stdout.contains("checked 4 events: 1 broken chain(s)"), "{stdout}");
 }
 
 async fn lists_filter_within_scope(b: Backend) {
