@@ -11,6 +11,7 @@ diesel::table! {
         path -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        supervisor_user_id -> Nullable<BigInt>,
     }
 }
 
@@ -90,6 +91,127 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    premises (id) {
+        id -> BigInt,
+        group_id -> BigInt,
+        region_path -> Text,
+        name -> Text,
+        category -> Text,
+        address -> Text,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        contact_name -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        signage -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+// regions.supervisor_user_id -> users is joined with an explicit `.on(..)`: a second
+// `joinable!` between users and regions would clash with users.region_id.
+diesel::table! {
+    hazards (id) {
+        id -> BigInt,
+        case_no -> Text,
+        county_id -> BigInt,
+        group_id -> BigInt,
+        region_path -> Text,
+        premises_id -> Nullable<BigInt>,
+        category -> Text,
+        severity -> Text,
+        title -> Text,
+        description -> Text,
+        address -> Nullable<Text>,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        source -> Text,
+        reporter_user_id -> Nullable<BigInt>,
+        status -> Text,
+        level -> Text,
+        deadline -> Nullable<Timestamp>,
+        deadline_reminded -> Bool,
+        difficulty -> Nullable<Text>,
+        supervision_listed -> Bool,
+        supervision_overdue -> Bool,
+        outcome -> Nullable<Text>,
+        duplicate_of -> Nullable<BigInt>,
+        rectification_submitted_by -> Nullable<BigInt>,
+        found_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        last_spot_checked_at -> Nullable<Timestamp>,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    case_counters (county_id, year) {
+        county_id -> BigInt,
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    hazard_events (id) {
+        id -> BigInt,
+        hazard_id -> BigInt,
+        seq -> Integer,
+        action -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        from_level -> Nullable<Text>,
+        to_level -> Text,
+        params -> Text,
+        created_at -> Timestamp,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        hazard_id -> BigInt,
+        sha256 -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        uploaded_by -> BigInt,
+        taken_at -> Nullable<Timestamp>,
+        gps_lat -> Nullable<Double>,
+        gps_lng -> Nullable<Double>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        hazard_id -> Nullable<BigInt>,
+        kind -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(premises -> regions (group_id));
 diesel::joinable!(organizations -> regions (region_id));
 diesel::joinable!(organization_jurisdictions -> organizations (organization_id));
 diesel::joinable!(organization_jurisdictions -> regions (region_id));
@@ -98,7 +220,16 @@ diesel::joinable!(users -> regions (region_id));
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 
+diesel::joinable!(hazard_events -> hazards (hazard_id));
+diesel::joinable!(attachments -> hazards (hazard_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    hazards,
+    case_counters,
+    hazard_events,
+    attachments,
+    notifications,
+    idempotency_keys,
     regions,
     organizations,
     organization_jurisdictions,
@@ -107,4 +238,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_sessions,
     refresh_tokens,
     login_failures,
+    premises,
 );
