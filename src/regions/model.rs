@@ -21,7 +21,10 @@ text_enum!(
 
 impl RegionLevel {
     pub fn depth(self) -> usize {
-        RegionLevel::ALL.iter().position(|l| *l == self).unwrap_or(0)
+        RegionLevel::ALL
+            .iter()
+            .position(|l| *l == self)
+            .unwrap_or(0)
     }
 
     /// The level a child of this level has; `None` below a group.
@@ -31,7 +34,10 @@ impl RegionLevel {
 
     /// Levels a deployment's root may have (SPEC §2).
     pub fn may_be_root(self) -> bool {
-        matches!(self, RegionLevel::Province | RegionLevel::Prefecture | RegionLevel::County)
+        matches!(
+            self,
+            RegionLevel::Province | RegionLevel::Prefecture | RegionLevel::County
+        )
     }
 }
 
@@ -46,6 +52,7 @@ pub struct RegionRow {
     pub path: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub supervisor_user_id: Option<i64>,
 }
 
 /// A region as the API shows it.
@@ -69,12 +76,23 @@ pub struct RegionRef {
     pub code: String,
 }
 
+/// A person as other resources show them: enough to call them, never their account details.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonRef {
+    /// The user id.
+    pub id: i64,
+    pub display_name: String,
+    pub phone: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RegionDetail {
     #[serde(flatten)]
     pub region: Region,
     /// From the root down to the parent.
     pub ancestors: Vec<RegionRef>,
+    /// The responsible supervisor (分片包干) of a township, village or group, if one is set.
+    pub supervisor: Option<PersonRef>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,6 +105,41 @@ pub struct NewRegion {
     pub name: String,
     /// Administrative code, unique, e.g. 630122101.
     pub code: String,
+}
+
+/// Rename a region or change its code. Level and parent never change: the subtree's paths
+/// (and every scope built on them) stay valid.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegionPatch {
+    /// Chinese name, 1–64 characters.
+    pub name: Option<String>,
+    /// Administrative code, unique.
+    pub code: Option<String>,
+}
+
+/// Set (or with `null` clear) the responsible supervisor (分片包干) of a township, village or
+/// group. The supervisor must hold a role at the tier above, bound to the parent region: a
+/// county official or administrator of the county for a township, a township official for a
+/// village, a village cadre or village police for a group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorUpdate {
+    pub user_id: Option<i64>,
+}
+
+impl RegionLevel {
+    /// The roles that may supervise a grid of this level (held on its parent region); empty for
+    /// levels that have no supervisor.
+    pub fn supervisor_roles(self) -> &'static [crate::auth::roles::Role] {
+        use crate::auth::roles::Role;
+        match self {
+            RegionLevel::Township => &[Role::CountyOfficial, Role::Admin],
+            RegionLevel::Village => &[Role::TownshipOfficial],
+            RegionLevel::Group => &[Role::VillageCadre, Role::VillagePolice],
+            _ => &[],
+        }
+    }
 }
 
 impl RegionRow {
@@ -108,7 +161,12 @@ impl RegionRow {
     }
 
     pub fn to_ref(&self) -> RegionRef {
-        RegionRef { id: self.id, level: self.level(), name: self.name.clone(), code: self.code.clone() }
+        RegionRef {
+            id: self.id,
+            level: self.level(),
+            name: self.name.clone(),
+            code: self.code.clone(),
+        }
     }
 
     /// Ids of the ancestors, root first, read off the path.
@@ -132,5 +190,23 @@ mod tests {
         assert_eq!(RegionLevel::Group.child(), None);
         assert!(RegionLevel::County.may_be_root());
         assert!(!RegionLevel::Township.may_be_root());
+    }
+
+    #[test]
+    fn supervisors_come_from_the_tier_above() {
+        use crate::auth::roles::Role;
+        assert_eq!(
+            RegionLevel::Township.supervisor_roles(),
+            [Role::CountyOfficial, Role::Admin]
+        );
+        assert_eq!(
+            RegionLevel::Village.supervisor_roles(),
+            [Role::TownshipOfficial]
+        );
+        assert_eq!(
+            RegionLevel::Group.supervisor_roles(),
+            [Role::VillageCadre, Role::VillagePolice]
+        );
+        assert!(RegionLevel::County.supervisor_roles().is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/regions`
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,17 +10,44 @@ use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
-use crate::regions::model::{NewRegion, Region, RegionDetail, RegionLevel, RegionRow};
+use crate::regions::model::{
+    NewRegion, Region, RegionDetail, RegionLevel, RegionPatch, RegionRow, SupervisorUpdate,
+};
 use crate::regions::store;
 use crate::validate::Checks;
 use crate::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create_region).service(list_regions).service(get_region);
+    cfg.service(create_region)
+        .service(list_regions)
+        .service(get_region)
+        .service(patch_region)
+        .service(delete_region)
+        .service(set_supervisor);
 }
 
 pub(crate) fn detail(conn: &mut db::DbConn, row: &RegionRow) -> AppResult<RegionDetail> {
-    Ok(RegionDetail { region: row.to_api(), ancestors: store::ancestors(conn, row)? })
+    let supervisor = match row.supervisor_user_id {
+        Some(uid) => store::people(conn, &[uid])?.remove(&uid),
+        None => None,
+    };
+    Ok(RegionDetail {
+        region: row.to_api(),
+        ancestors: store::ancestors(conn, row)?,
+        supervisor,
+    })
+}
+
+/// Loads a region the caller may act on with `cap` (404 outside their scope).
+pub(crate) fn region_for(
+    conn: &mut db::DbConn,
+    p: &Principal,
+    cap: Capability,
+    id: i64,
+) -> AppResult<RegionRow> {
+    let row = store::get(conn, id)?;
+    authorize(p, cap, Target::Region(&row.path))?;
+    Ok(row)
 }
 
 /// Create a region: a root (global administrators only) or a child exactly one level below
@@ -46,7 +73,11 @@ pub async fn create_region(
                 if parent.level().child() != Some(req.level) {
                     return Err(AppError::field(
                         "level",
-                        format!("a child of a {} must be a {}", parent.level(), describe(parent.level().child())),
+                        format!(
+                            "a child of a {} must be a {}",
+                            parent.level(),
+                            describe(parent.level().child())
+                        ),
                     ));
                 }
                 Some(parent)
@@ -54,13 +85,18 @@ pub async fn create_region(
             None => {
                 authorize(&p, Capability::ManageGrid, Target::Top)?;
                 if !req.level.may_be_root() {
-                    return Err(AppError::field("level", "a root region must be a province, prefecture or county"));
+                    return Err(AppError::field(
+                        "level",
+                        "a root region must be a province, prefecture or county",
+                    ));
                 }
                 None
             }
         };
         if store::code_taken(conn, &code)? {
-            return Err(AppError::conflict(format!("region code {code} is already used")));
+            return Err(AppError::conflict(format!(
+                "region code {code} is already used"
+            )));
         }
         let row = store::insert(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
         detail(conn, &row)
@@ -70,14 +106,21 @@ pub async fn create_region(
 }
 
 fn describe(level: Option<RegionLevel>) -> String {
-    level.map_or_else(|| "nothing (groups have no children)".to_string(), |l| l.to_string())
+    level.map_or_else(
+        || "nothing (groups have no children)".to_string(),
+        |l| l.to_string(),
+    )
 }
 
 /// One region with its breadcrumb.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = RegionDetail), StdErrors))]
 #[get("/regions/{id}")]
-pub async fn get_region(state: web::Data<AppState>, p: Principal, id: web::Path<i64>) -> AppResult<web::Json<RegionDetail>> {
+pub async fn get_region(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<RegionDetail>> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         let row = store::get(conn, id)?;
@@ -119,4 +162,105 @@ pub async fn list_regions(
     let rows = db::run(&state.pool, move |conn| store::list(conn, &scope, &f)).await?;
     let items = rows.iter().map(RegionRow::to_api).collect();
     Ok(web::Json(Page::from_rows(items, limit, |r: &Region| r.id)))
+}
+
+/// Rename a region or change its code (level and parent never change).
+#[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)), request_body = RegionPatch,
+    responses((status = 200, body = RegionDetail), StdErrors))]
+#[patch("/regions/{id}")]
+pub async fn patch_region(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<RegionPatch>,
+) -> AppResult<web::Json<RegionDetail>> {
+    let id = id.into_inner();
+    let req = body.into_inner();
+    let mut checks = Checks::new();
+    let name = req.name.as_deref().map(|n| checks.name("name", n, 64));
+    let code = req.code.as_deref().map(|c| checks.code("code", c));
+    checks.finish()?;
+    let out = db::run_tx(&state.pool, move |conn| {
+        region_for(conn, &p, Capability::ManageGrid, id)?;
+        let row = store::update(conn, id, name.as_deref(), code.as_deref(), db::now())?;
+        detail(conn, &row)
+    })
+    .await?;
+    Ok(web::Json(out))
+}
+
+/// Delete a region that nothing refers to any more: no child regions, accounts, role
+/// assignments, premises, organisations or hazard cases (409 naming what is left).
+#[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), StdErrors))]
+#[delete("/regions/{id}")]
+pub async fn delete_region(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    db::run_tx(&state.pool, move |conn| {
+        region_for(conn, &p, Capability::ManageGrid, id)?;
+        let left = store::references(conn, id)?;
+        if !left.is_empty() {
+            return Err(AppError::conflict(format!(
+                "the region is still in use: {}",
+                left.join(", ")
+            )));
+        }
+        store::delete(conn, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Set or clear the responsible supervisor (分片包干) of a township, village or group: someone
+/// holding a role on the parent region at the tier above (422 otherwise).
+#[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)), request_body = SupervisorUpdate,
+    responses((status = 200, body = RegionDetail), StdErrors))]
+#[put("/regions/{id}/supervisor")]
+pub async fn set_supervisor(
+    state: web::Data<AppState>,
+    p: Principal,
+    id: web::Path<i64>,
+    body: JsonBody<SupervisorUpdate>,
+) -> AppResult<web::Json<RegionDetail>> {
+    let id = id.into_inner();
+    let user_id = body.into_inner().user_id;
+    let out = db::run_tx(&state.pool, move |conn| {
+        let row = region_for(conn, &p, Capability::ManageGrid, id)?;
+        let roles = row.level().supervisor_roles();
+        let parent = match row.parent_id {
+            Some(parent) if !roles.is_empty() => parent,
+            _ => {
+                return Err(AppError::field(
+                    "id",
+                    format!(
+                        "a {} has no responsible supervisor; townships, villages and groups do",
+                        row.level()
+                    ),
+                ))
+            }
+        };
+        if let Some(uid) = user_id {
+            // One answer for an unknown account and an unqualified one: no hint about accounts
+            // outside the caller's reach.
+            if !store::holds_role_on(conn, uid, roles, parent)? {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                return Err(AppError::field(
+                    "user_id",
+                    format!(
+                        "the supervisor of a {} must hold {} on its parent region",
+                        row.level(),
+                        names.join(" or ")
+                    ),
+                ));
+            }
+        }
+        let row = store::set_supervisor(conn, id, user_id, db::now())?;
+        detail(conn, &row)
+    })
+    .await?;
+    Ok(web::Json(out))
 }
