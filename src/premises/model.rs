@@ -1,0 +1,266 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::premises;
+use crate::regions::model::RegionRef;
+use crate::text_enum;
+use crate::validate::Checks;
+
+text_enum!(
+    /// Kind of premises (SPEC §2, §10). The first nine are the nine small places (九小场所).
+    pub PremisesCategory {
+        /// 小商店
+        Shop => "shop",
+        /// 小餐饮
+        Restaurant => "restaurant",
+        /// 小旅馆
+        Hotel => "hotel",
+        /// 小歌舞娱乐场所
+        Entertainment => "entertainment",
+        /// 小网吧
+        InternetCafe => "internet_cafe",
+        /// 小美容洗浴场所
+        BeautyBath => "beauty_bath",
+        /// 小加工作坊
+        Workshop => "workshop",
+        /// 小诊所
+        Clinic => "clinic",
+        /// 小学校、幼儿园
+        School => "school",
+        /// 居民楼院
+        Residential => "residential",
+        /// 社会单位
+        SocialUnit => "social_unit",
+        Other => "other",
+    }
+);
+
+pub const NAME_MAX: usize = 64;
+pub const ADDRESS_MAX: usize = 128;
+pub const CONTACT_MAX: usize = 32;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = premises)]
+pub struct PremisesRow {
+    pub id: i64,
+    pub group_id: i64,
+    pub region_path: String,
+    pub name: String,
+    pub category: String,
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub signage: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Premises as the API shows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Premises {
+    pub id: i64,
+    /// The group (small grid) it lies in.
+    pub group: RegionRef,
+    pub name: String,
+    pub category: PremisesCategory,
+    pub address: String,
+    /// WGS-84 latitude, −90…90; null when unknown.
+    pub lat: Option<f64>,
+    /// WGS-84 longitude, −180…180; null when unknown.
+    pub lng: Option<f64>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    /// Whether fire signage (消防标牌) is up.
+    pub signage: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPremises {
+    /// The group (small grid) it lies in.
+    pub group_id: i64,
+    /// 1–64 characters, unique within the group, e.g. 李家山便民超市.
+    pub name: String,
+    pub category: PremisesCategory,
+    /// 1–128 characters.
+    pub address: String,
+    /// Latitude and longitude come together or not at all.
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    /// Default false.
+    #[serde(default)]
+    pub signage: bool,
+}
+
+/// Only the fields present change. `lat`/`lng` set to null clear the location; an empty
+/// `contact_name` or `contact_phone` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PremisesPatch {
+    /// Move to another group (writable by the caller too).
+    pub group_id: Option<i64>,
+    pub name: Option<String>,
+    pub category: Option<PremisesCategory>,
+    pub address: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub lat: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub lng: Option<Option<f64>>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub signage: Option<bool>,
+}
+
+/// Tells a field set to null (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Premises fields after validation: what the store writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidPremises {
+    pub name: String,
+    pub category: PremisesCategory,
+    pub address: String,
+    pub location: Option<(f64, f64)>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub signage: bool,
+}
+
+/// Raw premises fields, from JSON or a CSV line.
+pub struct PremisesInput<'a> {
+    pub name: &'a str,
+    pub category: PremisesCategory,
+    pub address: &'a str,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub contact_name: Option<&'a str>,
+    pub contact_phone: Option<&'a str>,
+    pub signage: bool,
+}
+
+impl PremisesInput<'_> {
+    /// Checks every field into `checks` (field names as on the wire and in CSV headers).
+    pub fn validate(&self, checks: &mut Checks) -> ValidPremises {
+        let name = checks.name("name", self.name, NAME_MAX);
+        let address = checks.name("address", self.address, ADDRESS_MAX);
+        let location = match (self.lat, self.lng) {
+            (None, None) => None,
+            (Some(lat), Some(lng)) => {
+                if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
+                    checks.fail("lat", "must be a latitude between -90 and 90");
+                }
+                if !(lng.is_finite() && (-180.0..=180.0).contains(&lng)) {
+                    checks.fail("lng", "must be a longitude between -180 and 180");
+                }
+                Some((lat, lng))
+            }
+            (Some(_), None) => {
+                checks.fail("lng", "latitude and longitude come together");
+                None
+            }
+            (None, Some(_)) => {
+                checks.fail("lat", "latitude and longitude come together");
+                None
+            }
+        };
+        let contact_name = self
+            .contact_name
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| checks.name("contact_name", s, CONTACT_MAX));
+        let contact_phone = self
+            .contact_phone
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| checks.phone("contact_phone", s));
+        ValidPremises {
+            name,
+            category: self.category,
+            address,
+            location,
+            contact_name,
+            contact_phone,
+            signage: self.signage,
+        }
+    }
+}
+
+impl PremisesRow {
+    pub fn category(&self) -> PremisesCategory {
+        PremisesCategory::parse(&self.category).unwrap_or(PremisesCategory::Other)
+    }
+
+    pub fn valid(&self) -> ValidPremises {
+        ValidPremises {
+            name: self.name.clone(),
+            category: self.category(),
+            address: self.address.clone(),
+            location: self.lat.zip(self.lng),
+            contact_name: self.contact_name.clone(),
+            contact_phone: self.contact_phone.clone(),
+            signage: self.signage,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(lat: Option<f64>, lng: Option<f64>) -> PremisesInput<'static> {
+        PremisesInput {
+            name: " 李家山便民超市 ",
+            category: PremisesCategory::Shop,
+            address: "李家山镇李家山村一组12号",
+            lat,
+            lng,
+            contact_name: Some(""),
+            contact_phone: None,
+            signage: true,
+        }
+    }
+
+    #[test]
+    fn coordinates_come_in_range_and_together() {
+        let mut c = Checks::new();
+        let v = input(Some(36.5), Some(101.6)).validate(&mut c);
+        assert!(c.finish().is_ok());
+        assert_eq!(v.name, "李家山便民超市");
+        assert_eq!(v.location, Some((36.5, 101.6)));
+        assert_eq!(v.contact_name, None, "an empty contact is none");
+        for (lat, lng, field) in [
+            (Some(91.0), Some(0.0), "lat"),
+            (Some(0.0), Some(-180.5), "lng"),
+            (Some(f64::NAN), Some(0.0), "lat"),
+            (Some(1.0), None, "lng"),
+            (None, Some(1.0), "lat"),
+        ] {
+            let mut c = Checks::new();
+            input(lat, lng).validate(&mut c);
+            let err = c.finish().unwrap_err();
+            assert_eq!(err.errors[0].field, field, "{lat:?} {lng:?}");
+        }
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let p: PremisesPatch = serde_json::from_str(r#"{"lat": null, "lng": null}"#).unwrap();
+        assert_eq!((p.lat, p.lng), (Some(None), Some(None)));
+        let p: PremisesPatch = serde_json::from_str(r#"{"name": "x"}"#).unwrap();
+        assert_eq!((p.lat, p.lng), (None, None));
+        let p: PremisesPatch = serde_json::from_str(r#"{"lat": 1.5, "lng": 2}"#).unwrap();
+        assert_eq!((p.lat, p.lng), (Some(Some(1.5)), Some(Some(2.0))));
+    }
+}

@@ -1,0 +1,194 @@
+//! Premises queries. Each row carries its group's path, so a subtree is a range scan on
+//! `premises_path` without touching `regions`.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::auth::scope::Scope;
+use crate::db::schema::premises;
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
+use crate::premises::model::{Premises, PremisesCategory, PremisesRow, ValidPremises};
+use crate::regions::model::{RegionLevel, RegionRef, RegionRow};
+use crate::regions::store as region_store;
+use crate::scope_filter;
+
+pub fn get(conn: &mut DbConn, id: i64) -> AppResult<PremisesRow> {
+    premises::table
+        .find(id)
+        .select(PremisesRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(AppError::not_found)
+}
+
+/// Premises must lie in a group (small grid): 422 on `field` otherwise.
+pub fn ensure_group(region: &RegionRow, field: &str) -> AppResult<()> {
+    if region.level() != RegionLevel::Group {
+        return Err(AppError::field(
+            field,
+            format!(
+                "premises lie in a group; {} is a {}",
+                region.name,
+                region.level()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The premises of this name in the group, if any (the import's premises key).
+pub fn find_by_name(
+    conn: &mut DbConn,
+    group_id: i64,
+    name: &str,
+) -> AppResult<Option<PremisesRow>> {
+    Ok(premises::table
+        .filter(premises::group_id.eq(group_id))
+        .filter(premises::name.eq(name))
+        .select(PremisesRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn name_taken(
+    conn: &mut DbConn,
+    group: &RegionRow,
+    name: &str,
+    except: Option<i64>,
+) -> AppResult<()> {
+    if let Some(found) = find_by_name(conn, group.id, name)? {
+        if Some(found.id) != except {
+            return Err(AppError::conflict(format!(
+                "{} already has premises named {name}",
+                group.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn insert(
+    conn: &mut DbConn,
+    group: &RegionRow,
+    v: &ValidPremises,
+    now: NaiveDateTime,
+) -> AppResult<PremisesRow> {
+    name_taken(conn, group, &v.name, None)?;
+    let id: i64 = diesel::insert_into(premises::table)
+        .values((
+            premises::group_id.eq(group.id),
+            premises::region_path.eq(&group.path),
+            premises::name.eq(&v.name),
+            premises::category.eq(v.category.as_str()),
+            premises::address.eq(&v.address),
+            premises::lat.eq(v.location.map(|l| l.0)),
+            premises::lng.eq(v.location.map(|l| l.1)),
+            premises::contact_name.eq(&v.contact_name),
+            premises::contact_phone.eq(&v.contact_phone),
+            premises::signage.eq(v.signage),
+            premises::created_at.eq(now),
+            premises::updated_at.eq(now),
+        ))
+        .returning(premises::id)
+        .get_result(conn)?;
+    get(conn, id)
+}
+
+/// Writes every field (and the group) of existing premises.
+pub fn replace(
+    conn: &mut DbConn,
+    id: i64,
+    group: &RegionRow,
+    v: &ValidPremises,
+    now: NaiveDateTime,
+) -> AppResult<PremisesRow> {
+    name_taken(conn, group, &v.name, Some(id))?;
+    diesel::update(premises::table.find(id))
+        .set((
+            premises::group_id.eq(group.id),
+            premises::region_path.eq(&group.path),
+            premises::name.eq(&v.name),
+            premises::category.eq(v.category.as_str()),
+            premises::address.eq(&v.address),
+            premises::lat.eq(v.location.map(|l| l.0)),
+            premises::lng.eq(v.location.map(|l| l.1)),
+            premises::contact_name.eq(&v.contact_name),
+            premises::contact_phone.eq(&v.contact_phone),
+            premises::signage.eq(v.signage),
+            premises::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+/// Removes premises. Hazard cases naming them (migration 000003) keep them alive: their
+/// foreign key refuses the delete, which reaches the client as 409.
+pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
+    diesel::delete(premises::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+pub struct ListFilter {
+    /// Only inside this region's subtree (its path).
+    pub within: Option<String>,
+    pub category: Option<PremisesCategory>,
+    pub group_id: Option<i64>,
+    pub after_id: Option<i64>,
+    pub fetch: i64,
+}
+
+pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<PremisesRow>> {
+    let mut q = premises::table
+        .select(PremisesRow::as_select())
+        .filter(scope_filter!(premises::region_path, scope))
+        .order(premises::id.asc())
+        .limit(f.fetch)
+        .into_boxed();
+    if let Some(w) = &f.within {
+        let within = Scope::from_paths(vec![w.clone()]);
+        q = q.filter(scope_filter!(premises::region_path, &within));
+    }
+    if let Some(c) = f.category {
+        q = q.filter(premises::category.eq(c.as_str()));
+    }
+    if let Some(g) = f.group_id {
+        q = q.filter(premises::group_id.eq(g));
+    }
+    if let Some(a) = f.after_id {
+        q = q.filter(premises::id.gt(a));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// The API view, groups resolved in one query for any number of rows.
+pub fn to_api(conn: &mut DbConn, rows: &[PremisesRow]) -> AppResult<Vec<Premises>> {
+    let group_ids: Vec<i64> = rows.iter().map(|r| r.group_id).collect();
+    let groups: HashMap<i64, RegionRef> = region_store::get_many(conn, &group_ids)?
+        .into_iter()
+        .map(|r| (r.id, r.to_ref()))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            Ok(Premises {
+                id: r.id,
+                group: groups
+                    .get(&r.group_id)
+                    .cloned()
+                    .ok_or_else(|| AppError::internal("premises group missing"))?,
+                name: r.name.clone(),
+                category: r.category(),
+                address: r.address.clone(),
+                lat: r.lat,
+                lng: r.lng,
+                contact_name: r.contact_name.clone(),
+                contact_phone: r.contact_phone.clone(),
+                signage: r.signage,
+                created_at: r.created_at.and_utc(),
+                updated_at: r.updated_at.and_utc(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,521 @@
+//! Premises (一格多点): registered in groups, listed by subtree and category, written by the
+//! staff of the grid inside their own scope only, with validated coordinates.
+
+mod common;
+
+use common::{count_rows, create_region, id_of, root_token, spawn, tree, user_with_role, Backend};
+use serde_json::json;
+
+fn shop(group: i64, name: &str) -> serde_json::Value {
+    json!({
+        "group_id": group,
+        "name": name,
+        "category": "shop",
+        "address": "湟中区李家山镇李家山村一组12号",
+        "lat": 36.5012,
+        "lng": 101.5678,
+        "contact_name": "马福成",
+        "contact_phone": "13897000001",
+        "signage": true
+    })
+}
+
+async fn create_read_change_delete(b: Backend) {
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let r = app
+        .post(
+            "/api/v1/premises",
+            Some(&root),
+            shop(t.group, " 李家山便民超市 "),
+        )
+        .await;
+    let body = r.assert_status(201).clone();
+    let id = id_of(&body);
+    assert_eq!(body["name"], "李家山便民超市");
+    assert_eq!(body["group"]["id"], t.group);
+    assert_eq!(body["group"]["name"], "一组");
+    assert_eq!(
+        (body["lat"].as_f64(), body["lng"].as_f64()),
+        (Some(36.5012), Some(101.5678))
+    );
+    assert_eq!(body["signage"], true);
+    assert_eq!(body["contact_phone"], "13897000001");
+
+    let r = app
+        .get(&format!("/api/v1/premises/{id}"), Some(&root))
+        .await;
+    assert_eq!(r.assert_status(200)["category"], "shop");
+
+    // Only what is given changes; null clears the location; "" clears a contact.
+    let r = app
+        .patch(
+            &format!("/api/v1/premises/{id}"),
+            Some(&root),
+            json!({"category": "restaurant", "lat": null, "lng": null, "contact_name": "", "signage": false}),
+        )
+        .await;
+    let body = r.assert_status(200);
+    assert_eq!(body["category"], "restaurant");
+    assert_eq!(body["name"], "李家山便民超市");
+    assert!(body["lat"].is_null() && body["lng"].is_null() && body["contact_name"].is_null());
+    assert_eq!(body["contact_phone"], "13897000001");
+    assert_eq!(body["signage"], false);
+
+    // Move to another group.
+    let g2 = create_region(
+        &app,
+        &root,
+        Some(t.village),
+        "group",
+        "二组",
+        "630106101001002",
+    )
+    .await;
+    let r = app
+        .patch(
+            &format!("/api/v1/premises/{id}"),
+            Some(&root),
+            json!({"group_id": g2}),
+        )
+        .await;
+    assert_eq!(r.assert_status(200)["group"]["id"], g2);
+    let r = app
+        .get(&format!("/api/v1/premises?region_id={g2}"), Some(&root))
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = app
+        .get(
+            &format!("/api/v1/premises?region_id={}", t.group),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
+
+    app.delete(&format!("/api/v1/premises/{id}"), Some(&root))
+        .await
+        .assert_status(204);
+    app.get(&format!("/api/v1/premises/{id}"), Some(&root))
+        .await
+        .assert_problem(404, "not_found");
+    app.delete(&format!("/api/v1/premises/{id}"), Some(&root))
+        .await
+        .assert_problem(404, "not_found");
+}
+
+async fn bad_input_writes_nothing(b: Backend) {
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let post = |body: serde_json::Value| {
+        let app = &app;
+        let root = root.clone();
+        async move { app.post("/api/v1/premises", Some(&root), body).await }
+    };
+    let field = |r: &common::Resp| {
+        r.body["errors"][0]["field"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    let r = post(shop(t.village, "村里的店")).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(field(&r), "group_id");
+    post(shop(999_999, "无此组"))
+        .await
+        .assert_problem(404, "not_found");
+    for (key, value, expect) in [
+        ("lat", json!(91.0), "lat"),
+        ("lat", json!(-90.5), "lat"),
+        ("lng", json!(180.01), "lng"),
+        ("lat", json!(null), "lat"),
+        ("name", json!("店".repeat(65)), "name"),
+        ("name", json!("  "), "name"),
+        ("address", json!("址".repeat(129)), "address"),
+        ("contact_phone", json!("打电话"), "contact_phone"),
+        ("category", json!("bank"), "category"),
+        ("group_id", json!("一组"), "group_id"),
+        ("colour", json!("red"), "colour"),
+    ] {
+        let mut body = shop(t.group, "李家山便民超市");
+        body[key] = value;
+        let r = post(body).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(field(&r), expect, "{key}: {}", r.body);
+    }
+    assert_eq!(count_rows(&app.db, "premises"), 0);
+
+    // Unique name within a group; the same name in another group is fine.
+    let id = id_of(
+        post(shop(t.group, "李家山便民超市"))
+            .await
+            .assert_status(201),
+    );
+    post(shop(t.group, "李家山便民超市"))
+        .await
+        .assert_problem(409, "conflict");
+    let g2 = create_region(
+        &app,
+        &root,
+        Some(t.village),
+        "group",
+        "二组",
+        "630106101001002",
+    )
+    .await;
+    let other = id_of(post(shop(g2, "李家山便民超市")).await.assert_status(201));
+    let r = app
+        .patch(
+            &format!("/api/v1/premises/{other}"),
+            Some(&root),
+            json!({"group_id": t.group}),
+        )
+        .await;
+    r.assert_problem(409, "conflict");
+
+    // Patches are validated as a whole.
+    let r = app
+        .patch(
+            &format!("/api/v1/premises/{id}"),
+            Some(&root),
+            json!({"lat": null}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(field(&r), "lat");
+    let r = app
+        .patch(
+            &format!("/api/v1/premises/{id}"),
+            Some(&root),
+            json!({"group_id": t.village}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    let r = app
+        .get(&format!("/api/v1/premises/{id}"), Some(&root))
+        .await;
+    assert_eq!(
+        (r.body["lat"].as_f64(), r.body["group"]["id"].as_i64()),
+        (Some(36.5012), Some(t.group))
+    );
+    assert_eq!(count_rows(&app.db, "premises"), 2);
+}
+
+async fn who_may_write_premises(b: Backend) {
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let g2 = create_region(
+        &app,
+        &root,
+        Some(t.village),
+        "group",
+        "二组",
+        "630106101001002",
+    )
+    .await;
+    let station =
+        common::create_org(&app, &root, "police_station", "李家山派出所", t.township).await;
+    app.put(
+        &format!("/api/v1/organizations/{station}/jurisdiction"),
+        Some(&root),
+        json!({"region_ids": [t.township]}),
+    )
+    .await
+    .assert_status(200);
+    let fire = common::create_org(
+        &app,
+        &root,
+        "fire_department",
+        "湟中区消防救援大队",
+        t.county,
+    )
+    .await;
+    app.put(
+        &format!("/api/v1/organizations/{fire}/jurisdiction"),
+        Some(&root),
+        json!({"region_ids": [t.county]}),
+    )
+    .await
+    .assert_status(200);
+
+    let mut n = 0;
+    let mut token = |role: &'static str, region: Option<i64>, org: Option<i64>| {
+        n += 1;
+        let username = format!("1330000{n:04}");
+        let app = &app;
+        let root = root.clone();
+        async move {
+            user_with_role(app, &root, &username, t.village, role, region, org)
+                .await
+                .1
+        }
+    };
+    let writers = [
+        token("grid_inspector", Some(t.group), None).await,
+        token("grid_leader", Some(t.group), None).await,
+        token("grid_handler", Some(t.group), None).await,
+        token("grid_coordinator", Some(t.group), None).await,
+        token("village_cadre", Some(t.village), None).await,
+        token("village_police", Some(t.village), None).await,
+        token("township_official", Some(t.township), None).await,
+        token("admin", Some(t.county), None).await,
+    ];
+    for (i, w) in writers.iter().enumerate() {
+        let r = app
+            .post(
+                "/api/v1/premises",
+                Some(w),
+                shop(t.group, &format!("商店{i}")),
+            )
+            .await;
+        let id = id_of(r.assert_status(201));
+        app.patch(
+            &format!("/api/v1/premises/{id}"),
+            Some(w),
+            json!({"signage": false}),
+        )
+        .await
+        .assert_status(200);
+    }
+    // A grid member of 一组 does not reach 二组.
+    let inspector = &writers[0];
+    app.post("/api/v1/premises", Some(inspector), shop(g2, "二组商店"))
+        .await
+        .assert_problem(404, "not_found");
+    let in_g2 = id_of(
+        app.post("/api/v1/premises", Some(&root), shop(g2, "二组商店"))
+            .await
+            .assert_status(201),
+    );
+    app.get(&format!("/api/v1/premises/{in_g2}"), Some(inspector))
+        .await
+        .assert_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/premises/{in_g2}"),
+        Some(inspector),
+        json!({"signage": true}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.delete(&format!("/api/v1/premises/{in_g2}"), Some(inspector))
+        .await
+        .assert_problem(404, "not_found");
+    let mine = id_of(
+        &app.get("/api/v1/premises?limit=1", Some(inspector))
+            .await
+            .body["items"][0],
+    );
+    app.patch(
+        &format!("/api/v1/premises/{mine}"),
+        Some(inspector),
+        json!({"group_id": g2}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // Overseers and enforcers read, never write.
+    let readers = [
+        token("county_official", Some(t.county), None).await,
+        token("police_officer", None, Some(station)).await,
+        token("fire_officer", None, Some(fire)).await,
+    ];
+    for r in &readers {
+        app.get(&format!("/api/v1/premises/{in_g2}"), Some(r))
+            .await
+            .assert_status(200);
+        app.post("/api/v1/premises", Some(r), shop(t.group, "不许"))
+            .await
+            .assert_problem(403, "forbidden");
+        app.patch(
+            &format!("/api/v1/premises/{in_g2}"),
+            Some(r),
+            json!({"signage": true}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+        app.delete(&format!("/api/v1/premises/{in_g2}"), Some(r))
+            .await
+            .assert_problem(403, "forbidden");
+    }
+
+    // Another county's administrator: nothing exists.
+    let (_, far) = user_with_role(
+        &app,
+        &root,
+        "datong.admin",
+        t.other_county,
+        "admin",
+        Some(t.other_county),
+        None,
+    )
+    .await;
+    app.get(&format!("/api/v1/premises/{in_g2}"), Some(&far))
+        .await
+        .assert_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/premises/{in_g2}"),
+        Some(&far),
+        json!({"name": "越权"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.delete(&format!("/api/v1/premises/{in_g2}"), Some(&far))
+        .await
+        .assert_problem(404, "not_found");
+    app.post("/api/v1/premises", Some(&far), shop(t.group, "越权"))
+        .await
+        .assert_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/premises?region_id={}", t.county),
+        Some(&far),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    assert_eq!(
+        app.get("/api/v1/premises", Some(&far)).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(count_rows(&app.db, "premises"), 9);
+}
+
+async fn lists_by_subtree_and_category(b: Backend) {
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let g2 = create_region(
+        &app,
+        &root,
+        Some(t.village),
+        "group",
+        "二组",
+        "630106101001002",
+    )
+    .await;
+    let v2 = create_region(
+        &app,
+        &root,
+        Some(t.other_township),
+        "village",
+        "桥头村",
+        "630121100001",
+    )
+    .await;
+    let far_group = create_region(&app, &root, Some(v2), "group", "一组", "630121100001001").await;
+    let categories = [
+        "shop",
+        "restaurant",
+        "hotel",
+        "entertainment",
+        "internet_cafe",
+        "beauty_bath",
+        "workshop",
+        "clinic",
+        "school",
+        "residential",
+        "social_unit",
+        "other",
+    ];
+    for (i, c) in categories.iter().enumerate() {
+        let group = [t.group, g2, far_group][i % 3];
+        let mut body = shop(group, &format!("场所{i}"));
+        body["category"] = json!(c);
+        app.post("/api/v1/premises", Some(&root), body)
+            .await
+            .assert_status(201);
+    }
+    let names = |r: &common::Resp| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let r = app.get("/api/v1/premises?limit=200", Some(&root)).await;
+    assert_eq!(names(&r).len(), 12);
+    let r = app
+        .get(
+            &format!("/api/v1/premises?region_id={}", t.county),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(names(&r).len(), 8);
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/premises?region_id={}&category=restaurant",
+                t.township
+            ),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(names(&r), ["场所1"]);
+    let r = app.get("/api/v1/premises?category=bank", Some(&root)).await;
+    r.assert_problem(400, "validation_failed");
+
+    // A grid inspector sees exactly their group; a county official their county.
+    let (_, inspector) = user_with_role(
+        &app,
+        &root,
+        "13200000001",
+        t.village,
+        "grid_inspector",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let r = app.get("/api/v1/premises", Some(&inspector)).await;
+    assert_eq!(names(&r), ["场所0", "场所3", "场所6", "场所9"]);
+    app.get(
+        &format!("/api/v1/premises?region_id={}", t.village),
+        Some(&inspector),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let (_, official) = user_with_role(
+        &app,
+        &root,
+        "13200000002",
+        t.county,
+        "county_official",
+        Some(t.county),
+        None,
+    )
+    .await;
+    let r = app
+        .get("/api/v1/premises?category=clinic", Some(&official))
+        .await;
+    assert_eq!(names(&r), ["场所7"]);
+    // The school lies in the other county.
+    let r = app
+        .get("/api/v1/premises?category=school", Some(&official))
+        .await;
+    assert_eq!(names(&r), Vec::<String>::new());
+
+    // Keyset pages.
+    let first = app.get("/api/v1/premises?limit=5", Some(&official)).await;
+    assert_eq!(names(&first).len(), 5);
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let second = app
+        .get(
+            &format!("/api/v1/premises?limit=5&cursor={cursor}"),
+            Some(&official),
+        )
+        .await;
+    assert_eq!(names(&second).len(), 3);
+    assert!(second.body["next_cursor"].is_null());
+}
+
+db_tests!(
+    create_read_change_delete,
+    bad_input_writes_nothing,
+    who_may_write_premises,
+    lists_by_subtree_and_category
+);
