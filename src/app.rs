@@ -13,7 +13,10 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::AppError;
 use crate::http::{ops, problem};
-use crate::{auth, openapi, organizations, regions, telemetry, users, AppState};
+use crate::{
+    attachments, auth, hazards, import, notifications, openapi, organizations, premises, regions,
+    roster, telemetry, users, AppState,
+};
 
 /// Every documented route. The OpenAPI document is collected from this same registration.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -22,7 +25,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .configure(auth::routes::configure)
             .configure(users::routes::configure)
             .configure(regions::routes::configure)
-            .configure(organizations::routes::configure),
+            .configure(organizations::routes::configure)
+            .configure(roster::routes::configure)
+            .configure(premises::routes::configure)
+            .configure(import::routes::configure)
+            .configure(hazards::routes::configure)
+            .configure(attachments::routes::configure)
+            .configure(notifications::routes::configure),
     );
 }
 
@@ -51,10 +60,13 @@ pub fn build_app(
             AppError::bad_request(format!("invalid query string: {err}")).into()
         }))
         .app_data(web::PathConfig::default().error_handler(|_, _| AppError::not_found().into()))
-        .route("/api-spec/openapi.json", web::get().to(move || {
-            let spec = spec.clone();
-            async move { ops::serve_spec(spec) }
-        }))
+        .route(
+            "/api-spec/openapi.json",
+            web::get().to(move || {
+                let spec = spec.clone();
+                async move { ops::serve_spec(spec) }
+            }),
+        )
         .default_service(web::to(move |req: HttpRequest| {
             let table = route_table.clone();
             async move { table.respond(&req) }

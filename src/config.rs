@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "firegrid", version, about = "Fire-safety grid management (消防网格化管理) server")]
+#[command(
+    name = "firegrid",
+    version,
+    about = "Fire-safety grid management (消防网格化管理) server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -27,6 +31,98 @@ pub enum Command {
     /// Manage accounts from the command line.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the tamper evidence of the stored data.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Import regions, organisations, people with roles and premises from a CSV file, in one
+    /// transaction (all or nothing). The column layout is in the README.
+    Import {
+        /// The CSV file (UTF-8, with or without BOM).
+        file: PathBuf,
+    },
+    /// Benchmarks: generate a dataset, load a running server, measure the database ceiling.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Fill an empty database with the demo county 湟中区 and one account per role.
+    Demo {
+        /// Instead, write a synthetic county as an import file and exit (for measuring imports).
+        #[arg(long, value_name = "FILE")]
+        emit_csv: Option<PathBuf>,
+        /// Townships of the synthetic county.
+        #[arg(long, default_value_t = 20, requires = "emit_csv")]
+        townships: usize,
+        /// Villages per township.
+        #[arg(long, default_value_t = 15, requires = "emit_csv")]
+        villages: usize,
+        /// Groups per village.
+        #[arg(long, default_value_t = 5, requires = "emit_csv")]
+        groups: usize,
+        /// Premises per group.
+        #[arg(long, default_value_t = 2, requires = "emit_csv")]
+        premises: usize,
+    },
+}
+
+/// `firegrid bench …` (issue 6; BENCHMARKS.md shows how the results were obtained).
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Fill an EMPTY database (migrated first) with a generated county or province: regions,
+    /// organisations, staff with roles (password `firegrid-bench-2026`), cases with events.
+    Gen {
+        #[arg(long, value_enum)]
+        scale: crate::bench::ScaleName,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Load a running server with the scenarios, as the generated staff of --scale.
+    Run {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        target: String,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds per scenario (result row).
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Scenarios to run, comma-separated (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        scenario: Vec<crate::bench::run::Scenario>,
+        /// The scale the database was generated with.
+        #[arg(long, value_enum, default_value = "county")]
+        scale: crate::bench::ScaleName,
+        /// Extra clients logging in nonstop during the `mixed` scenario.
+        #[arg(long, default_value_t = 32)]
+        login_clients: usize,
+        /// A `bench ceiling --json` file: report each figure as a fraction of it.
+        #[arg(long, value_name = "FILE")]
+        ceiling: Option<PathBuf>,
+        /// Also write the results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Measure the raw database: single-row insert transactions/s and indexed 20-row range
+    /// queries/s, with one connection and with --clients.
+    Ceiling {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Time one deadline sweep over --overdue cases whose deadline is made to have passed
+    /// (rewrites cases of a generated database: use a disposable copy).
+    Sweep {
+        #[arg(long, default_value_t = 100_000)]
+        overdue: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every case's event hash chain; exits non-zero and names each broken chain.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,49 +159,99 @@ pub struct Config {
     #[arg(long, env = "FIREGRID_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Address to listen on.
-    #[arg(long, env = "FIREGRID_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
     /// Directory for the SQLite file, the generated JWT secret and uploaded photos.
-    #[arg(long, env = "FIREGRID_DATA_DIR", default_value = "./firegrid-data", global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_DATA_DIR",
+        default_value = "./firegrid-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// HS256 signing secret (at least 32 bytes). Every server of one deployment needs the same.
-    #[arg(long, env = "FIREGRID_JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub jwt_secret: Option<String>,
     /// A file holding the JWT secret (used when FIREGRID_JWT_SECRET is not set).
     #[arg(long, env = "FIREGRID_JWT_SECRET_FILE", global = true)]
     pub jwt_secret_file: Option<PathBuf>,
     /// The deployment's time zone (IANA name), for "the day" of patrols and reports.
-    #[arg(long, env = "FIREGRID_TZ", default_value = "Asia/Shanghai", global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_TZ",
+        default_value = "Asia/Shanghai",
+        global = true
+    )]
     pub tz: chrono_tz::Tz,
     /// Log filter, e.g. `info` or `firegrid=debug,actix_web=info`.
     #[arg(long, env = "FIREGRID_LOG", default_value = "info", global = true)]
     pub log: String,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "FIREGRID_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Password of the `admin` account created on first start (random and logged when unset).
-    #[arg(long, env = "FIREGRID_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_password: Option<String>,
     /// How often the deadline sweep runs, in seconds.
-    #[arg(long, env = "FIREGRID_SWEEP_INTERVAL_SECS", default_value_t = 60, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_SWEEP_INTERVAL_SECS",
+        default_value_t = 60,
+        global = true
+    )]
     pub sweep_interval_secs: u64,
     /// Database connections per server process.
     #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = 16, global = true)]
     pub pool_size: u32,
     /// How long a request waits for a database connection before it gets 503.
-    #[arg(long, env = "FIREGRID_POOL_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_POOL_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub pool_timeout_secs: u64,
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "FIREGRID_JSON_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub json_limit: usize,
     /// Lifetime of access tokens, in seconds.
-    #[arg(long, env = "FIREGRID_ACCESS_TOKEN_TTL_SECS", default_value_t = 900, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 900,
+        global = true
+    )]
     pub access_token_ttl_secs: u64,
     /// Lifetime of refresh tokens, in seconds (default 30 days).
     #[arg(long, env = "FIREGRID_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
     pub refresh_token_ttl_secs: u64,
     /// Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs).
-    #[arg(long, env = "FIREGRID_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
     pub trusted_proxies: Vec<IpAddr>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "FIREGRID_WORKERS", global = true)]
@@ -140,15 +286,22 @@ pub const MIN_SECRET_BYTES: usize = 32;
 impl Config {
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            self.data_dir.join("firegrid.sqlite3").to_string_lossy().into_owned()
+            self.data_dir
+                .join("firegrid.sqlite3")
+                .to_string_lossy()
+                .into_owned()
         })
     }
 
     /// Resolves the configuration; creates the data directory and, on a first start with no
     /// secret configured, generates one into it.
     pub fn resolve(&self) -> Result<Settings, String> {
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| format!("cannot create data directory {}: {e}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            format!(
+                "cannot create data directory {}: {e}",
+                self.data_dir.display()
+            )
+        })?;
         let jwt_secret = self.jwt_secret()?;
         if jwt_secret.len() < MIN_SECRET_BYTES {
             return Err(format!(

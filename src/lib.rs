@@ -6,16 +6,24 @@
 //! database backends behind one connection type.
 
 pub mod app;
+pub mod attachments;
 pub mod auth;
-pub mod hazards;
+pub mod bench;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
+pub mod hazards;
 pub mod http;
+pub mod idempotency;
+pub mod import;
+pub mod notifications;
 pub mod openapi;
 pub mod organizations;
+pub mod premises;
 pub mod regions;
+pub mod roster;
 pub mod telemetry;
 pub mod users;
 pub mod validate;
@@ -38,7 +46,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: config::Settings) -> Self {
-        let pool = db::build_pool(&settings.database_url, settings.pool_size, settings.pool_timeout);
+        let pool = db::build_pool(
+            &settings.database_url,
+            settings.pool_size,
+            settings.pool_timeout,
+        );
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {
             pool,

@@ -69,23 +69,38 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
             Backend::Sqlite => {
-                let url = dir.path().join("test.sqlite3").to_string_lossy().into_owned();
+                let url = dir
+                    .path()
+                    .join("test.sqlite3")
+                    .to_string_lossy()
+                    .into_owned();
                 let mut conn = db::build_pool(&url, 1, std::time::Duration::from_secs(5))
                     .get()
                     .expect("sqlite connection");
                 db::run_migrations(&mut conn).expect("sqlite migrations");
-                TestDb { url, backend, dir, pg_drop: None }
+                TestDb {
+                    url,
+                    backend,
+                    dir,
+                    pg_drop: None,
+                }
             }
             Backend::Postgres => {
                 let admin = std::env::var(PG_ENV).expect("FIREGRID_TEST_POSTGRES_URL");
                 let template = pg_template(&admin);
                 let name = format!("firegrid_t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::establish(&admin)
-                    .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}")
+                });
                 conn.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
                     .expect("create test database");
                 let url = pg_url_with_db(&admin, &name);
-                TestDb { url, backend, dir, pg_drop: Some((admin, name)) }
+                TestDb {
+                    url,
+                    backend,
+                    dir,
+                    pg_drop: Some((admin, name)),
+                }
             }
         }
     }
@@ -97,14 +112,20 @@ impl TestDb {
     pub fn settings(&self) -> Settings {
         let data_dir = self.data_dir();
         std::fs::create_dir_all(&data_dir).unwrap();
-        let mut s = Settings::with_defaults(self.url.clone(), data_dir, b"test-secret-test-secret-test-secret!".to_vec());
+        let mut s = Settings::with_defaults(
+            self.url.clone(),
+            data_dir,
+            b"test-secret-test-secret-test-secret!".to_vec(),
+        );
         s.pool_size = 4;
         s
     }
 
     /// A direct connection, for assertions on what is stored.
     pub fn conn(&self) -> db::PooledConn {
-        db::build_pool(&self.url, 1, std::time::Duration::from_secs(5)).get().expect("connection")
+        db::build_pool(&self.url, 1, std::time::Duration::from_secs(5))
+            .get()
+            .expect("connection")
     }
 }
 
@@ -120,7 +141,9 @@ impl Drop for TestDb {
 
 fn pg_url_with_db(url: &str, db: &str) -> String {
     let no_query = url.split('?').next().unwrap_or(url);
-    let (base, _) = no_query.rsplit_once('/').expect("postgres URL has a database part");
+    let (base, _) = no_query
+        .rsplit_once('/')
+        .expect("postgres URL has a database part");
     format!("{base}/{db}")
 }
 
@@ -149,7 +172,8 @@ fn pg_template(admin: &str) -> String {
             let name = format!("firegrid_tpl_{}", &hex::encode(hasher.finalize())[..16]);
             let mut conn = PgConnection::establish(admin)
                 .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
-            conn.batch_execute("SELECT pg_advisory_lock(724200101)").unwrap();
+            conn.batch_execute("SELECT pg_advisory_lock(724200101)")
+                .unwrap();
             let exists = diesel::sql_query(format!(
                 "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
             ))
@@ -158,18 +182,26 @@ fn pg_template(admin: &str) -> String {
             .n > 0;
             if !exists {
                 let building = format!("{name}_building");
-                conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).unwrap();
-                conn.batch_execute(&format!("CREATE DATABASE {building}")).unwrap();
+                conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                    .unwrap();
+                conn.batch_execute(&format!("CREATE DATABASE {building}"))
+                    .unwrap();
                 {
-                    let mut c = db::build_pool(&pg_url_with_db(admin, &building), 1, std::time::Duration::from_secs(10))
-                        .get()
-                        .expect("connect to template");
+                    let mut c = db::build_pool(
+                        &pg_url_with_db(admin, &building),
+                        1,
+                        std::time::Duration::from_secs(10),
+                    )
+                    .get()
+                    .expect("connect to template");
                     db::run_migrations(&mut c).expect("postgres migrations");
                 }
                 // Renamed only when complete, so a crash never leaves a half-built template.
-                conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).unwrap();
+                conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .unwrap();
             }
-            conn.batch_execute("SELECT pg_advisory_unlock(724200101)").unwrap();
+            conn.batch_execute("SELECT pg_advisory_unlock(724200101)")
+                .unwrap();
             name
         })
         .clone()
@@ -205,13 +237,21 @@ impl Resp {
         self.body["code"].as_str().unwrap_or("")
     }
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     /// Asserts a problem+json error with this status and code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.code(), code, "body: {}", self.body);
         assert_eq!(self.body["status"].as_u64(), Some(status as u64));
         assert!(self.body["title"].is_string() && self.body["type"].is_string());
@@ -223,7 +263,11 @@ impl Resp {
     }
 }
 
-pub async fn spawn(backend: Backend) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+pub async fn spawn(
+    backend: Backend,
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let db = TestDb::new(backend);
     spawn_with(db, |_| {}).await
 }
@@ -231,7 +275,9 @@ pub async fn spawn(backend: Backend) -> TestApp<impl Service<Request, Response =
 pub async fn spawn_with(
     db: TestDb,
     tweak: impl FnOnce(&mut Settings),
-) -> TestApp<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let mut settings = db.settings();
     tweak(&mut settings);
     let state = AppState::new(settings);
@@ -250,11 +296,22 @@ where
         let headers = res.headers().clone();
         let raw = test::read_body(res).await.to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Resp { status, headers, body, raw }
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     /// A JSON request; `token` adds a bearer header.
-    pub async fn json(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = test::TestRequest::default().method(method).uri(path);
         if let Some(t) = token {
             req = req.insert_header(("authorization", format!("Bearer {t}")));
@@ -284,7 +341,8 @@ where
     B: MessageBody,
 {
     let mut conn = app.db.conn();
-    firegrid::bootstrap::create_user(&mut conn, "root", "超级管理员", PASSWORD, None, true).expect("root user");
+    firegrid::bootstrap::create_user(&mut conn, "root", "超级管理员", PASSWORD, None, true)
+        .expect("root user");
     login(app, "root", PASSWORD).await
 }
 
@@ -299,12 +357,26 @@ where
     B: MessageBody,
 {
     let r = app
-        .post("/api/v1/auth/login", None, serde_json::json!({"username": username, "password": password}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"username": username, "password": password}),
+        )
         .await;
-    r.assert_status(200)["access_token"].as_str().expect("access_token").to_string()
+    r.assert_status(200)["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
-pub async fn create_region<S, B>(app: &TestApp<S>, token: &str, parent: Option<i64>, level: &str, name: &str, code: &str) -> i64
+pub async fn create_region<S, B>(
+    app: &TestApp<S>,
+    token: &str,
+    parent: Option<i64>,
+    level: &str,
+    name: &str,
+    code: &str,
+) -> i64
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
@@ -319,13 +391,23 @@ where
     id_of(r.assert_status(201))
 }
 
-pub async fn create_org<S, B>(app: &TestApp<S>, token: &str, kind: &str, name: &str, region_id: i64) -> i64
+pub async fn create_org<S, B>(
+    app: &TestApp<S>,
+    token: &str,
+    kind: &str,
+    name: &str,
+    region_id: i64,
+) -> i64
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
     let r = app
-        .post("/api/v1/organizations", Some(token), serde_json::json!({"kind": kind, "name": name, "region_id": region_id}))
+        .post(
+            "/api/v1/organizations",
+            Some(token),
+            serde_json::json!({"kind": kind, "name": name, "region_id": region_id}),
+        )
         .await;
     id_of(r.assert_status(201))
 }
@@ -382,12 +464,91 @@ where
     B: MessageBody,
 {
     let province = create_region(app, root, None, "province", "青海省", "630000").await;
-    let prefecture = create_region(app, root, Some(province), "prefecture", "西宁市", "630100").await;
+    let prefecture =
+        create_region(app, root, Some(province), "prefecture", "西宁市", "630100").await;
     let county = create_region(app, root, Some(prefecture), "county", "湟中区", "630106").await;
-    let township = create_region(app, root, Some(county), "township", "李家山镇", "630106101").await;
-    let village = create_region(app, root, Some(township), "village", "李家山村", "630106101001").await;
+    let township =
+        create_region(app, root, Some(county), "township", "李家山镇", "630106101").await;
+    let village = create_region(
+        app,
+        root,
+        Some(township),
+        "village",
+        "李家山村",
+        "630106101001",
+    )
+    .await;
     let group = create_region(app, root, Some(village), "group", "一组", "630106101001001").await;
-    let other_county = create_region(app, root, Some(prefecture), "county", "大通回族土族自治县", "630121").await;
-    let other_township = create_region(app, root, Some(other_county), "township", "桥头镇", "630121100").await;
-    Tree { province, county, township, village, group, other_county, other_township }
+    let other_county = create_region(
+        app,
+        root,
+        Some(prefecture),
+        "county",
+        "大通回族土族自治县",
+        "630121",
+    )
+    .await;
+    let other_township = create_region(
+        app,
+        root,
+        Some(other_county),
+        "township",
+        "桥头镇",
+        "630121100",
+    )
+    .await;
+    Tree {
+        province,
+        county,
+        township,
+        village,
+        group,
+        other_county,
+        other_township,
+    }
+}
+
+// ---- grid helpers (regions, roster, premises, import) ----
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.json(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.json(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.json(Method::DELETE, path, token, None).await
+    }
+
+    /// `POST /api/v1/import` with a CSV body.
+    pub async fn import_csv(&self, token: &str, csv: impl Into<Vec<u8>>) -> Resp {
+        let req = test::TestRequest::post()
+            .uri("/api/v1/import")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .insert_header(("content-type", "text/csv; charset=utf-8"))
+            .set_payload(csv.into());
+        self.send(req).await
+    }
+
+    /// Grants one more role (with optional title and background) to an existing account.
+    pub async fn grant(&self, admin: &str, uid: i64, body: Value) -> Resp {
+        self.post(&format!("/api/v1/users/{uid}/roles"), Some(admin), body)
+            .await
+    }
+}
+
+/// Rows of a table, counted directly in the database.
+pub fn count_rows(db: &TestDb, table: &str) -> i64 {
+    let mut conn = db.conn();
+    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n
 }
