@@ -1034,7 +1034,72 @@ async fn other_county_sees_nothing(b: Backend) {
     let _ = id_of(&r.body);
 }
 
+/// A group or premises named by a hazard case stays.
+async fn hazard_cases_keep_regions_and_premises(b: Backend) {
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let (_, inspector) = user_with_role(
+        &app,
+        &root,
+        "13300000001",
+        t.village,
+        "grid_inspector",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/v1/premises",
+            Some(&inspector),
+            json!({"group_id": t.group, "name": "一组小卖部", "category": "shop", "address": "一组3号"}),
+        )
+        .await;
+    let premises = id_of(r.assert_status(201));
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&inspector),
+            json!({"group_id": t.group, "premises_id": premises, "category": "electrical", "severity": "general",
+                   "title": "私拉乱接电线", "description": "小卖部后院私拉电线", "source": "patrol"}),
+        )
+        .await;
+    r.assert_status(201);
+    // Everything else that held the group goes; the case keeps it.
+    let r = app
+        .delete(&format!("/api/v1/premises/{premises}"), Some(&root))
+        .await;
+    r.assert_problem(409, "conflict");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("hazard cases"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .delete(&format!("/api/v1/regions/{}", t.group), Some(&root))
+        .await;
+    r.assert_problem(409, "conflict");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 hazard cases"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .delete(&format!("/api/v1/regions/{}", t.county), Some(&root))
+        .await;
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("hazard cases"),
+        "{}",
+        r.body
+    );
+}
+
 db_tests!(
+    hazard_cases_keep_regions_and_premises,
     patch_region_renames_and_guards_codes,
     delete_region_only_when_nothing_refers_to_it,
     supervisors_come_from_the_tier_above,

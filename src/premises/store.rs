@@ -124,9 +124,18 @@ pub fn replace(
     get(conn, id)
 }
 
-/// Removes premises. Hazard cases naming them (migration 000003) keep them alive: their
-/// foreign key refuses the delete, which reaches the client as 409.
+/// Removes premises that no hazard case names (409 otherwise).
 pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
+    use crate::db::schema::hazards;
+    let cases: i64 = hazards::table
+        .filter(hazards::premises_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if cases > 0 {
+        return Err(AppError::conflict(format!(
+            "the premises are named by {cases} hazard cases"
+        )));
+    }
     diesel::delete(premises::table.find(id)).execute(conn)?;
     Ok(())
 }

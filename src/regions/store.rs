@@ -180,13 +180,19 @@ pub fn references(conn: &mut DbConn, id: i64) -> AppResult<Vec<String>> {
         .collect())
 }
 
-/// HOOK for hazard cases (migration 000003): count the cases filed in this region (its
-/// `group_id`, or any region column the hazards table gets) so that a region with cases is a
-/// 409 like one with premises. Until then there are none. Should a table be added without
-/// updating this, its foreign key still refuses the delete, and that refusal is a 409 as well
-/// (`From<diesel::result::Error> for AppError`).
-fn hazard_references(_conn: &mut DbConn, _region_id: i64) -> AppResult<i64> {
-    Ok(0)
+/// Hazard cases filed in the region: as their group, or as their county. (Tables added later
+/// that refer to regions should be counted here too; until they are, their foreign keys still
+/// refuse the delete, and that refusal reaches the client as 409 as well.)
+fn hazard_references(conn: &mut DbConn, region_id: i64) -> AppResult<i64> {
+    use crate::db::schema::hazards;
+    Ok(hazards::table
+        .filter(
+            hazards::group_id
+                .eq(region_id)
+                .or(hazards::county_id.eq(region_id)),
+        )
+        .count()
+        .get_result(conn)?)
 }
 
 pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
