@@ -397,7 +397,11 @@ pub fn county_csv(spec: &CountySpec) -> String {
                     );
                     let contact = person_name(premises_n + 7);
                     let phone = format!("138{:08}", premises_n);
-                    let signage = if premises_n.is_multiple_of(3) { "否" } else { "是" };
+                    let signage = if premises_n.is_multiple_of(3) {
+                        "否"
+                    } else {
+                        "是"
+                    };
                     s.row(&[
                         ("kind", "premises"),
                         ("region_code", &gcode),
