@@ -160,6 +160,16 @@ fn hazard_body(group: i64, severity: &str, title: &str) -> Value {
     })
 }
 
+/// Reports a case and returns its id.
+async fn report<S, B>(app: &TestApp<S>, token: &str, body: Value) -> i64
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app.post("/api/v1/hazards", Some(token), body).await;
+    id_of(r.assert_status(201))
+}
+
 async fn act<S, B>(app: &TestApp<S>, token: &str, id: i64, body: Value) -> Resp
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -445,14 +455,12 @@ async fn the_whole_journey(b: Backend) {
 async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", "楼道堆放杂物"),
-        )
-        .await;
-    let id = id_of(r.assert_status(201));
+    let id = report(
+        &app,
+        &w.inspector,
+        hazard_body(w.t.group, "general", "楼道堆放杂物"),
+    )
+    .await;
     // Roles that may never do these.
     act(&app, &w.inspector, id, json!({"action": "verify"}))
         .await
@@ -588,14 +596,12 @@ async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
 async fn four_eyes_and_police_transfer_rules(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", "灭火器过期"),
-        )
-        .await;
-    let id = id_of(r.assert_status(201));
+    let id = report(
+        &app,
+        &w.inspector,
+        hazard_body(w.t.group, "general", "灭火器过期"),
+    )
+    .await;
     act(&app, &w.inspector, id, json!({"action": "escalate"}))
         .await
         .assert_status(200);
@@ -654,14 +660,12 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
 
     // Four eyes on a group-level case: the cadre who submitted cannot approve.
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", "电动车楼道充电"),
-        )
-        .await;
-    let id2 = id_of(r.assert_status(201));
+    let id2 = report(
+        &app,
+        &w.inspector,
+        hazard_body(w.t.group, "general", "电动车楼道充电"),
+    )
+    .await;
     act(
         &app,
         &w.cadre,
@@ -688,14 +692,12 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
 
     // A township without a police station cannot transfer.
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", "柴草堆放"),
-        )
-        .await;
-    let id3 = id_of(r.assert_status(201));
+    let id3 = report(
+        &app,
+        &w.inspector,
+        hazard_body(w.t.group, "general", "柴草堆放"),
+    )
+    .await;
     let mut conn = app.db.conn();
     conn.batch_execute("DELETE FROM organization_jurisdictions WHERE kind = 'police_station'")
         .unwrap();
@@ -718,14 +720,12 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
 async fn another_area_sees_nothing(b: Backend) {
     let app = spawn(b).await;
     let w = world(&app).await;
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "major", "加油站违规"),
-        )
-        .await;
-    let id = id_of(r.assert_status(201));
+    let id = report(
+        &app,
+        &w.inspector,
+        hazard_body(w.t.group, "major", "加油站违规"),
+    )
+    .await;
     let o = &w.outsider;
     app.get(&format!("/api/v1/hazards/{id}"), Some(o))
         .await
@@ -1048,7 +1048,11 @@ async fn tampering_is_detected(b: Backend) {
         0
     );
     let ok = audit_verify(&app.db);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     // The database itself refuses to change history…
     assert!(conn
         .batch_execute("UPDATE hazard_events SET params = '{}' WHERE seq = 2")
@@ -1076,8 +1080,14 @@ async fn tampering_is_detected(b: Backend) {
     let out = audit_verify(&app.db);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("BROKEN case {} at event 2", broken[0].hazard_id)), "{stdout}");
-    assert!(stdout.contains("checked 4 events: 1 broken chain(s)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN case {} at event 2", broken[0].hazard_id)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("checked 4 events: 1 broken chain(s)"),
+        "{stdout}"
+    );
 }
 
 async fn lists_filter_within_scope(b: Backend) {
