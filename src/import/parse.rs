@@ -121,6 +121,17 @@ impl<'r> Cells<'r> {
             .filter(|s| !s.is_empty())
     }
 
+    /// A required cell, checked by `check` when present ("is required" alone when not).
+    fn checked(&mut self, col: &str, check: impl FnOnce(&mut Checks, &str) -> String) -> String {
+        match self.get(col) {
+            Some(v) => check(&mut self.checks, v),
+            None => {
+                self.checks.fail(col, "is required");
+                String::new()
+            }
+        }
+    }
+
     fn req(&mut self, col: &str) -> &'r str {
         match self.get(col) {
             Some(v) => v,
@@ -328,10 +339,8 @@ fn parse_row(kind: &str, c: &mut Cells<'_>) -> Option<Row> {
             if c.get("level").is_none() {
                 c.req("level");
             }
-            let code = c.req("code").to_string();
-            let code = c.checks.code("code", &code);
-            let name = c.req("name").to_string();
-            let name = c.checks.name("name", &name, 64);
+            let code = c.checked("code", |k, v| k.code("code", v));
+            let name = c.checked("name", |k, v| k.name("name", v, 64));
             let parent_code = c
                 .get("parent_code")
                 .map(|p| c.checks.code("parent_code", p));
@@ -355,8 +364,7 @@ fn parse_row(kind: &str, c: &mut Cells<'_>) -> Option<Row> {
                 OrgKind::parse,
                 &names(OrgKind::ALL, OrgKind::as_str),
             );
-            let name = c.req("name").to_string();
-            let name = c.checks.name("name", &name, 64);
+            let name = c.checked("name", |k, v| k.name("name", v, 64));
             let region_code = c.req("region_code").to_string();
             let jurisdiction = c.get("jurisdiction").map(|j| {
                 let mut codes: Vec<String> = j
@@ -378,10 +386,8 @@ fn parse_row(kind: &str, c: &mut Cells<'_>) -> Option<Row> {
             })
         }
         "person" => {
-            let username = c.req("username").to_string();
-            let username = c.checks.username("username", &username);
-            let display_name = c.req("display_name").to_string();
-            let display_name = c.checks.name("display_name", &display_name, 64);
+            let username = c.checked("username", |k, v| k.username("username", v));
+            let display_name = c.checked("display_name", |k, v| k.name("display_name", v, 64));
             let phone = c.get("phone").map(|p| c.checks.phone("phone", p));
             let region_code = c.req("region_code").to_string();
             let role = c.get("role");
@@ -480,6 +486,7 @@ mod tests {
         let csv = "kind,level,code,name,username,display_name,region_code,role\n\
                    region,city,1,甲,,,,\n\
                    region,village,1 2,,,,,\n\
+                   region,village,,,,,,\n\
                    person,,,,ab,张三,1,captain\n\
                    shop,,,,,,,\n";
         let errs = parse(csv.as_bytes()).unwrap_err();
@@ -489,9 +496,11 @@ mod tests {
                 "line 2: level",
                 "line 3: code",
                 "line 3: name",
-                "line 4: username",
-                "line 4: role",
-                "line 5: kind"
+                "line 4: code",
+                "line 4: name",
+                "line 5: username",
+                "line 5: role",
+                "line 6: kind"
             ]
         );
     }
