@@ -513,7 +513,31 @@ async fn lists_by_subtree_and_category(b: Backend) {
     assert!(second.body["next_cursor"].is_null());
 }
 
+/// A phone retrying after a lost response gets the first result, not a duplicate.
+async fn idempotent_creation(b: Backend) {
+    use actix_web::test::TestRequest;
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let send = |key: &'static str, body: serde_json::Value| {
+        TestRequest::post()
+            .uri("/api/v1/premises")
+            .insert_header(("authorization", format!("Bearer {root}")))
+            .insert_header(("idempotency-key", key))
+            .set_json(body)
+    };
+    let first = app.send(send("k-1", shop(t.group, "李家山便民超市"))).await;
+    let id = id_of(first.assert_status(201));
+    let again = app.send(send("k-1", shop(t.group, "李家山便民超市"))).await;
+    assert_eq!(id_of(again.assert_status(201)), id);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    let other = app.send(send("k-1", shop(t.group, "另一家"))).await;
+    other.assert_problem(422, "idempotency_key_reused");
+    assert_eq!(count_rows(&app.db, "premises"), 1);
+}
+
 db_tests!(
+    idempotent_creation,
     create_read_change_delete,
     bad_input_writes_nothing,
     who_may_write_premises,

@@ -41,7 +41,7 @@ fn is_csv(req: &HttpRequest) -> bool {
 /// password. Administrators only, inside their own subtree.
 #[utoipa::path(tag = "import", security(("bearer" = [])),
     request_body(content = String, content_type = "text/csv", description = "the CSV file"),
-    responses((status = 200, body = ImportReport), StdErrors))]
+    responses((status = 200, description = "applied: what was created, updated and left unchanged", body = ImportReport), StdErrors))]
 #[post("/import")]
 pub async fn import_csv(
     state: web::Data<AppState>,

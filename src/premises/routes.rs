@@ -1,6 +1,6 @@
 //! `/api/v1/premises`
 
-use actix_web::{delete, get, patch, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,6 +10,7 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
+use crate::idempotency;
 use crate::premises::model::{
     NewPremises, Premises, PremisesCategory, PremisesInput, PremisesPatch, PremisesRow,
     ValidPremises,
@@ -54,13 +55,16 @@ fn writable_group(conn: &mut DbConn, p: &Principal, group_id: i64) -> AppResult<
     Ok(group)
 }
 
-/// Register premises in a group.
+/// Register premises in a group. Send an `Idempotency-Key` so that a retry after a lost
+/// response returns the first result instead of a 409.
 #[utoipa::path(tag = "premises", security(("bearer" = [])), request_body = NewPremises,
-    responses((status = 201, body = Premises), StdErrors))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = Premises), StdErrors))]
 #[post("/premises")]
 pub async fn create_premises(
     state: web::Data<AppState>,
     p: Principal,
+    http: HttpRequest,
     body: JsonBody<NewPremises>,
 ) -> AppResult<HttpResponse> {
     require(&p, Capability::ManagePremises)?;
@@ -78,13 +82,28 @@ pub async fn create_premises(
     }
     .validate(&mut checks);
     checks.finish()?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        let group = writable_group(conn, &p, req.group_id)?;
-        let row = store::insert(conn, &group, &v, db::now())?;
-        one(conn, &row)
+    let key = idempotency::key_of(http.headers())?;
+    let fp = idempotency::fingerprint(
+        "POST /premises",
+        &serde_json::to_vec(&req).unwrap_or_default(),
+    );
+    let stored = db::run_tx(&state.pool, move |conn| {
+        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            let group = writable_group(conn, &p, req.group_id)?;
+            let row = store::insert(conn, &group, &v, db::now())?;
+            let out = one(conn, &row)?;
+            Ok((
+                201,
+                serde_json::to_value(out).map_err(|e| AppError::internal(e.to_string()))?,
+            ))
+        })
     })
     .await?;
-    Ok(HttpResponse::Created().json(out))
+    let mut resp = HttpResponse::Created();
+    if stored.replayed {
+        resp.insert_header(("idempotent-replayed", "true"));
+    }
+    Ok(resp.json(stored.body))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -97,7 +116,7 @@ pub struct PremisesQuery {
 
 /// Premises in the caller's scope, by id.
 #[utoipa::path(tag = "premises", security(("bearer" = [])), params(PremisesQuery, PageParams),
-    responses((status = 200, body = Page<Premises>), StdErrors))]
+    responses((status = 200, description = "a page of premises", body = Page<Premises>), StdErrors))]
 #[get("/premises")]
 pub async fn list_premises(
     state: web::Data<AppState>,
@@ -137,7 +156,7 @@ pub async fn list_premises(
 
 /// One premises.
 #[utoipa::path(tag = "premises", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = Premises), StdErrors))]
+    responses((status = 200, description = "the premises", body = Premises), StdErrors))]
 #[get("/premises/{id}")]
 pub async fn get_premises(
     state: web::Data<AppState>,
@@ -156,7 +175,7 @@ pub async fn get_premises(
 /// Change premises; only the fields given change. Moving to another group needs write access
 /// to both groups.
 #[utoipa::path(tag = "premises", security(("bearer" = [])), params(("id" = i64, Path)), request_body = PremisesPatch,
-    responses((status = 200, body = Premises), StdErrors))]
+    responses((status = 200, description = "the changed premises", body = Premises), StdErrors))]
 #[patch("/premises/{id}")]
 pub async fn patch_premises(
     state: web::Data<AppState>,

@@ -53,7 +53,7 @@ pub(crate) fn region_for(
 /// Create a region: a root (global administrators only) or a child exactly one level below
 /// its parent.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), request_body = NewRegion,
-    responses((status = 201, body = RegionDetail), StdErrors))]
+    responses((status = 201, description = "created", body = RegionDetail), StdErrors))]
 #[post("/regions")]
 pub async fn create_region(
     state: web::Data<AppState>,
@@ -114,7 +114,7 @@ fn describe(level: Option<RegionLevel>) -> String {
 
 /// One region with its breadcrumb.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = RegionDetail), StdErrors))]
+    responses((status = 200, description = "the region with its breadcrumb and supervisor", body = RegionDetail), StdErrors))]
 #[get("/regions/{id}")]
 pub async fn get_region(
     state: web::Data<AppState>,
@@ -142,7 +142,7 @@ pub struct RegionQuery {
 
 /// Regions in the caller's scope, by id.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), params(RegionQuery, PageParams),
-    responses((status = 200, body = Page<Region>), StdErrors))]
+    responses((status = 200, description = "a page of regions", body = Page<Region>), StdErrors))]
 #[get("/regions")]
 pub async fn list_regions(
     state: web::Data<AppState>,
@@ -166,7 +166,7 @@ pub async fn list_regions(
 
 /// Rename a region or change its code (level and parent never change).
 #[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)), request_body = RegionPatch,
-    responses((status = 200, body = RegionDetail), StdErrors))]
+    responses((status = 200, description = "the changed region", body = RegionDetail), StdErrors))]
 #[patch("/regions/{id}")]
 pub async fn patch_region(
     state: web::Data<AppState>,
@@ -218,7 +218,7 @@ pub async fn delete_region(
 /// Set or clear the responsible supervisor (分片包干) of a township, village or group: someone
 /// holding a role on the parent region at the tier above (422 otherwise).
 #[utoipa::path(tag = "regions", security(("bearer" = [])), params(("id" = i64, Path)), request_body = SupervisorUpdate,
-    responses((status = 200, body = RegionDetail), StdErrors))]
+    responses((status = 200, description = "the region with its supervisor", body = RegionDetail), StdErrors))]
 #[put("/regions/{id}/supervisor")]
 pub async fn set_supervisor(
     state: web::Data<AppState>,

@@ -31,7 +31,7 @@ fn ensure_level(row: &RegionRow, level: RegionLevel) -> AppResult<()> {
 /// The roster of a group (一长三员): its leader and officers with their backgrounds, whether it
 /// is complete and which roles are missing.
 #[utoipa::path(tag = "roster", security(("bearer" = [])), params(("id" = i64, Path, description = "a group")),
-    responses((status = 200, body = Roster), StdErrors))]
+    responses((status = 200, description = "the group's roster", body = Roster), StdErrors))]
 #[get("/regions/{id}/roster")]
 pub async fn get_roster(
     state: web::Data<AppState>,
@@ -51,7 +51,7 @@ pub async fn get_roster(
 /// Roster compliance (达标率) of a region's subtree: complete groups out of all, per child
 /// region, and every incomplete group with what it lacks.
 #[utoipa::path(tag = "roster", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = RosterCompliance), StdErrors))]
+    responses((status = 200, description = "compliance of the subtree", body = RosterCompliance), StdErrors))]
 #[get("/regions/{id}/roster-compliance")]
 pub async fn get_compliance(
     state: web::Data<AppState>,
@@ -70,7 +70,7 @@ pub async fn get_compliance(
 /// The township fire-safety committee (乡镇消防安全委员会): officials with titles, the police
 /// station answering for the township, member bodies and village cadres.
 #[utoipa::path(tag = "roster", security(("bearer" = [])), params(("id" = i64, Path, description = "a township")),
-    responses((status = 200, body = Committee), StdErrors))]
+    responses((status = 200, description = "the township committee", body = Committee), StdErrors))]
 #[get("/regions/{id}/committee")]
 pub async fn get_committee(
     state: web::Data<AppState>,
