@@ -152,13 +152,27 @@ pub struct ListFilter {
 pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<PremisesRow>> {
     let mut q = premises::table
         .select(PremisesRow::as_select())
-        .filter(scope_filter!(premises::region_path, scope))
         .order(premises::id.asc())
         .limit(f.fetch)
         .into_boxed();
+    // One subtree (the usual case) as a bare range: SQLite's planner uses `premises_path` for
+    // `a <= path < b` but not behind the `1=0 OR …` that `scope_filter!` starts from.
+    match scope.ranges().as_slice() {
+        [(start, end)] => {
+            q = q.filter(
+                premises::region_path
+                    .ge(start.clone())
+                    .and(premises::region_path.lt(end.clone())),
+            )
+        }
+        _ => q = q.filter(scope_filter!(premises::region_path, scope)),
+    }
     if let Some(w) = &f.within {
-        let within = Scope::from_paths(vec![w.clone()]);
-        q = q.filter(scope_filter!(premises::region_path, &within));
+        q = q.filter(
+            premises::region_path
+                .ge(w.clone())
+                .and(premises::region_path.lt(crate::auth::scope::subtree_end(w))),
+        );
     }
     if let Some(c) = f.category {
         q = q.filter(premises::category.eq(c.as_str()));
