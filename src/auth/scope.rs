@@ -79,16 +79,22 @@ macro_rules! scope_filter {
     ($col:expr, $scope:expr) => {{
         use diesel::prelude::*;
         let scope: &$crate::auth::scope::Scope = $scope;
+        let mut ranges = scope.ranges().into_iter();
+        // The first range starts the chain itself: a constant `1=0 OR …` in front would keep
+        // SQLite's planner from using the path index.
         let mut filter: Box<
             dyn diesel::BoxableExpression<
                 _,
                 $crate::db::MultiBackend,
                 SqlType = diesel::sql_types::Bool,
             >,
-        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            if scope.is_global() { "1=1" } else { "1=0" },
-        ));
-        for (start, end) in scope.ranges() {
+        > = match ranges.next() {
+            Some((start, end)) => Box::new($col.ge(start).and($col.lt(end))),
+            None => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                if scope.is_global() { "1=1" } else { "1=0" },
+            )),
+        };
+        for (start, end) in ranges {
             filter = Box::new(filter.or($col.ge(start).and($col.lt(end))));
         }
         filter
