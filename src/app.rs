@@ -52,6 +52,7 @@ pub fn build_app(
         .openapi(openapi::base())
         .configure(routes)
         .split_for_parts();
+    let api = openapi::finish(api);
     let route_table = Arc::new(problem::RouteTable::from_openapi(&api));
     let spec = Arc::new(openapi::to_json(&api));
 

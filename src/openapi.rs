@@ -20,6 +20,36 @@ use utoipa_actix_web::AppExt;
 )]
 struct ApiDoc;
 
+/// OpenAPI requires a description on every response; where a handler's annotation gives none,
+/// the status's reason phrase stands in.
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = response {
+                    if r.description.trim().is_empty() {
+                        r.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("response")
+                            .to_string();
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -28,7 +58,10 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
             ),
         );
     }
@@ -46,12 +79,20 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(base())
         .configure(crate::app::routes)
         .split_for_parts();
+    finish(api)
+}
+
+/// The last touches applied to the collected document, wherever it is collected.
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    describe_responses(&mut api);
     api
 }
 
 /// Pretty JSON with a trailing newline, exactly as committed in `api-spec/openapi.json`.
 pub fn to_json(api: &utoipa::openapi::OpenApi) -> String {
-    let mut s = api.to_pretty_json().expect("the OpenAPI document serialises");
+    let mut s = api
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
     s.push('\n');
     s
 }
