@@ -100,6 +100,9 @@ pub enum BenchCommand {
         json: Option<PathBuf>,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// The server's process id (same machine): also report its CPU time per request.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// Measure the raw database: single-row insert transactions/s and indexed 20-row range
     /// queries/s, with one connection and with --clients.

@@ -188,6 +188,7 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<(), String> {
             ceiling,
             json,
             seed,
+            server_pid,
         } => {
             let ceiling = match ceiling {
                 Some(path) => {
@@ -210,6 +211,7 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<(), String> {
                 ceiling,
                 login_clients,
                 seed,
+                server_pid,
             };
             let report = actix_web::rt::System::new().block_on(bench::run::run(&opts))?;
             if let Some(path) = json {

@@ -76,6 +76,7 @@ async fn bench_tooling_runs_against_a_real_server(backend: Backend) {
         ceiling: None,
         login_clients: 2,
         seed: 3,
+        server_pid: Some(std::process::id()),
     };
     let out = bench::run::run(&opts).await.expect("bench run");
     handle.stop(false).await;

@@ -1088,7 +1088,7 @@ fn cases_of_county(
                                 );
                             }
                         }
-                        if rng.gen_bool(0.2) {
+                        if rng.gen_bool(0.55) {
                             step(
                                 &mut evs,
                                 "comment",

@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// Extra clients that log in nonstop during `mixed`.
     pub login_clients: usize,
     pub seed: u64,
+    /// The server's process id (same machine): report its CPU time per request, a figure that
+    /// stays meaningful when other work shares the CPU.
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +88,10 @@ pub struct ScenarioResult {
     pub ceiling_kind: String,
     /// rps as a fraction of the raw database's figure for that kind, when measured.
     pub fraction_of_ceiling: Option<f64>,
+    /// CPU milliseconds the server process spent per request (with --server-pid).
+    pub server_cpu_ms_per_request: Option<f64>,
+    /// CPU milliseconds all `postgres` processes spent per request (PostgreSQL only).
+    pub postgres_cpu_ms_per_request: Option<f64>,
     /// The first few errors, for diagnosis.
     pub error_samples: Vec<String>,
 }
@@ -154,7 +161,59 @@ fn summarise(
         max_ms: s.lat_us.last().map_or(0.0, |v| *v as f64 / 1000.0),
         ceiling_kind: kind.to_string(),
         fraction_of_ceiling: ceiling_value.filter(|v| *v > 0.0).map(|v| rps / v),
+        server_cpu_ms_per_request: None,
+        postgres_cpu_ms_per_request: None,
         error_samples: s.samples,
+    }
+}
+
+/// CPU time (user + system) of a process in milliseconds, from /proc (Linux).
+fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
+}
+
+/// CPU milliseconds of every process named `postgres`.
+fn postgres_cpu_ms() -> Option<f64> {
+    let mut total = 0.0;
+    let mut any = false;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.trim() == "postgres")
+        {
+            if let Some(ms) = cpu_ms(pid) {
+                total += ms;
+                any = true;
+            }
+        }
+    }
+    any.then_some(total)
+}
+
+#[derive(Clone, Copy)]
+struct CpuMark {
+    server: Option<f64>,
+    postgres: Option<f64>,
+}
+
+impl CpuMark {
+    fn take(pid: Option<u32>) -> CpuMark {
+        CpuMark {
+            server: pid.and_then(cpu_ms),
+            postgres: postgres_cpu_ms(),
+        }
+    }
+    fn attribute(self, pid: Option<u32>, r: &mut ScenarioResult) {
+        let end = CpuMark::take(pid);
+        let n = (r.requests.max(1)) as f64;
+        r.server_cpu_ms_per_request = end.server.zip(self.server).map(|(b, a)| (b - a) / n);
+        r.postgres_cpu_ms_per_request = end.postgres.zip(self.postgres).map(|(b, a)| (b - a) / n);
     }
 }
 
@@ -613,6 +672,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, String> {
                     ("get_during_logins", opts.clients, gets, "range"),
                     ("login_during_gets", opts.login_clients, logins, "insert"),
                 ] {
+                    // CPU is not charged here: the two kinds share it.
                     let r = summarise(name, clients, elapsed, s, kind, ceiling);
                     print_row(&r);
                     results.push(r);
@@ -623,9 +683,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, String> {
         for ph in phases {
             seed += 1;
             let vus = make_vus(&http, layout, opts.clients, ph.who, ph.op, seed, 0).await?;
+            let mark = CpuMark::take(opts.server_pid);
             let started = Instant::now();
             let stats = drive(vus, ph.op, started + dur).await;
-            let r = summarise(
+            let mut r = summarise(
                 ph.name,
                 opts.clients,
                 started.elapsed().as_secs_f64(),
@@ -633,6 +694,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, String> {
                 ph.kind,
                 ceiling,
             );
+            mark.attribute(opts.server_pid, &mut r);
             print_row(&r);
             results.push(r);
         }
@@ -647,7 +709,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, String> {
 
 pub fn header() -> String {
     format!(
-        "{:<22} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>10}",
+        "{:<22} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>16} {:>8} {:>8}",
         "scenario",
         "clients",
         "requests",
@@ -656,13 +718,16 @@ pub fn header() -> String {
         "p95 ms",
         "p99 ms",
         "errors",
-        "of ceiling"
+        "of ceiling",
+        "srv ms",
+        "pg ms"
     )
 }
 
 pub fn row(r: &ScenarioResult) -> String {
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     format!(
-        "{:<22} {:>7} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>10}",
+        "{:<22} {:>7} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>16} {:>8} {:>8}",
         r.scenario,
         r.clients,
         r.requests,
@@ -676,6 +741,8 @@ pub fn row(r: &ScenarioResult) -> String {
             f * 100.0,
             r.ceiling_kind
         )),
+        opt(r.server_cpu_ms_per_request),
+        opt(r.postgres_cpu_ms_per_request),
     )
 }
 
