@@ -110,51 +110,78 @@ pub fn load_assignments(
     conn: &mut DbConn,
     user_ids: &[i64],
 ) -> AppResult<HashMap<i64, Vec<Assignment>>> {
-    let rows: Vec<(i64, AssignmentRow)> = role_assignments::table
-        .left_join(regions::table.on(role_assignments::region_id.eq(regions::id.nullable())))
-        .filter(role_assignments::user_id.eq_any(user_ids))
-        .order(role_assignments::id.asc())
-        .select((
-            role_assignments::user_id,
-            (
-                role_assignments::id,
-                role_assignments::role,
-                role_assignments::region_id,
-                role_assignments::organization_id,
-                role_assignments::title,
-                role_assignments::background,
-                (
-                    regions::id,
-                    regions::level,
-                    regions::name,
-                    regions::code,
-                    regions::path,
+    // A fixed-shape `= ?` for the usual single user (every request loads its caller): diesel
+    // keeps that statement prepared, while an `IN (…)` list is parsed afresh each time.
+    macro_rules! assignments {
+        ($filter:expr) => {
+            role_assignments::table
+                .left_join(
+                    regions::table.on(role_assignments::region_id.eq(regions::id.nullable())),
                 )
-                    .nullable(),
-            ),
-        ))
-        .load(conn)?;
+                .filter($filter)
+                .order(role_assignments::id.asc())
+                .select((
+                    role_assignments::user_id,
+                    (
+                        role_assignments::id,
+                        role_assignments::role,
+                        role_assignments::region_id,
+                        role_assignments::organization_id,
+                        role_assignments::title,
+                        role_assignments::background,
+                        (
+                            regions::id,
+                            regions::level,
+                            regions::name,
+                            regions::code,
+                            regions::path,
+                        )
+                            .nullable(),
+                    ),
+                ))
+                .load(conn)?
+        };
+    }
+    let rows: Vec<(i64, AssignmentRow)> = match user_ids {
+        [one] => assignments!(role_assignments::user_id.eq(*one)),
+        _ => assignments!(role_assignments::user_id.eq_any(user_ids)),
+    };
 
-    let org_ids: Vec<i64> = rows.iter().filter_map(|(_, r)| r.3).collect();
+    let mut org_ids: Vec<i64> = rows.iter().filter_map(|(_, r)| r.3).collect();
+    org_ids.sort_unstable();
+    org_ids.dedup();
     let mut orgs: HashMap<i64, OrgRef> = HashMap::new();
     let mut jurisdiction: HashMap<i64, Vec<String>> = HashMap::new();
     if !org_ids.is_empty() {
-        let found: Vec<(i64, String, String)> = organizations::table
-            .filter(organizations::id.eq_any(&org_ids))
-            .select((organizations::id, organizations::kind, organizations::name))
-            .load(conn)?;
-        for (id, kind, name) in found {
-            let kind =
-                OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
-            orgs.insert(id, OrgRef { id, kind, name });
+        // Each organisation with its jurisdiction's paths, in one query (an organisation
+        // without any jurisdiction comes back once, with no path).
+        macro_rules! orgs {
+            ($filter:expr) => {
+                organizations::table
+                    .left_join(organization_jurisdictions::table.inner_join(regions::table))
+                    .filter($filter)
+                    .select((
+                        organizations::id,
+                        organizations::kind,
+                        organizations::name,
+                        regions::path.nullable(),
+                    ))
+                    .load(conn)?
+            };
         }
-        let paths: Vec<(i64, String)> = organization_jurisdictions::table
-            .inner_join(regions::table)
-            .filter(organization_jurisdictions::organization_id.eq_any(&org_ids))
-            .select((organization_jurisdictions::organization_id, regions::path))
-            .load(conn)?;
-        for (org, path) in paths {
-            jurisdiction.entry(org).or_default().push(path);
+        let found: Vec<(i64, String, String, Option<String>)> = match org_ids.as_slice() {
+            [one] => orgs!(organizations::id.eq(*one)),
+            _ => orgs!(organizations::id.eq_any(&org_ids)),
+        };
+        for (id, kind, name, path) in found {
+            if !orgs.contains_key(&id) {
+                let kind =
+                    OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+                orgs.insert(id, OrgRef { id, kind, name });
+            }
+            if let Some(path) = path {
+                jurisdiction.entry(id).or_default().push(path);
+            }
         }
     }
 

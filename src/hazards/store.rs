@@ -503,17 +503,26 @@ fn write_effects(
         updated_at: Some(now),
         version: Some(row.version + 1),
     };
-    let n = diesel::update(
-        hazards::table
-            .find(row.id)
-            .filter(hazards::version.eq(row.version)),
-    )
-    .set(&changes)
-    .execute(conn)?;
-    if n == 0 {
+    // The changed row comes back with the update (RETURNING, built per backend): no second
+    // read of the case.
+    let target = hazards::table
+        .find(row.id)
+        .filter(hazards::version.eq(row.version));
+    let after: Option<HazardRow> = match conn {
+        DbConn::Pg(c) => diesel::update(target)
+            .set(&changes)
+            .returning(HazardRow::as_returning())
+            .get_result(c)
+            .optional()?,
+        DbConn::Sqlite(c) => diesel::update(target)
+            .set(&changes)
+            .returning(HazardRow::as_returning())
+            .get_result(c)
+            .optional()?,
+    };
+    let Some(after) = after else {
         return Ok(None);
-    }
-    let after = get(conn, row.id)?;
+    };
     events::append(
         conn,
         NewEvent {

@@ -37,7 +37,7 @@ impl Place {
 /// department over the county.
 pub fn staff(conn: &mut DbConn, place: Place, roles: &[Role]) -> AppResult<Vec<i64>> {
     let mut out: Vec<i64> = Vec::new();
-    let by_region = [
+    let by_region: Vec<(Role, i64)> = [
         (Role::GridLeader, place.group_id),
         (Role::GridInspector, place.group_id),
         (Role::GridHandler, place.group_id),
@@ -46,45 +46,80 @@ pub fn staff(conn: &mut DbConn, place: Place, roles: &[Role]) -> AppResult<Vec<i
         (Role::VillagePolice, place.village_id),
         (Role::TownshipOfficial, place.township_id),
         (Role::CountyOfficial, place.county_id),
-    ];
-    for (role, region) in by_region {
-        if roles.contains(&role) {
-            let ids: Vec<i64> = role_assignments::table
-                .inner_join(users::table)
-                .filter(role_assignments::role.eq(role.as_str()))
-                .filter(role_assignments::region_id.eq(region))
-                .filter(users::disabled.eq(false))
-                .select(role_assignments::user_id)
-                .load(conn)?;
-            out.extend(ids);
-        }
+    ]
+    .into_iter()
+    .filter(|(role, _)| roles.contains(role))
+    .collect();
+    if !by_region.is_empty() {
+        // One query of fixed shape (kept prepared) for every (role, region) pair: all roles
+        // bound to the place's four regions, narrowed to the wanted pairs here.
+        let rows: Vec<(String, Option<i64>, i64)> = role_assignments::table
+            .inner_join(users::table)
+            .filter(
+                role_assignments::region_id
+                    .eq(place.group_id)
+                    .or(role_assignments::region_id.eq(place.village_id))
+                    .or(role_assignments::region_id.eq(place.township_id))
+                    .or(role_assignments::region_id.eq(place.county_id)),
+            )
+            .filter(users::disabled.eq(false))
+            .select((
+                role_assignments::role,
+                role_assignments::region_id,
+                role_assignments::user_id,
+            ))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(role, region, user)| {
+            by_region
+                .iter()
+                .any(|(r, id)| r.as_str() == role && Some(*id) == region)
+                .then_some(user)
+        }));
     }
-    let by_org = [
+    let by_org: Vec<(Role, &str, i64)> = [
         (Role::PoliceOfficer, "police_station", place.township_id),
         (Role::FireOfficer, "fire_department", place.county_id),
-    ];
-    for (role, kind, region) in by_org {
-        if roles.contains(&role) {
-            let orgs = organization_jurisdictions::table
-                .filter(organization_jurisdictions::kind.eq(kind))
-                .filter(organization_jurisdictions::region_id.eq(region))
-                .select(organization_jurisdictions::organization_id.nullable());
-            let ids: Vec<i64> = role_assignments::table
-                .inner_join(users::table)
-                .filter(role_assignments::role.eq(role.as_str()))
-                .filter(role_assignments::organization_id.eq_any(orgs))
-                .filter(users::disabled.eq(false))
-                .select(role_assignments::user_id)
-                .load(conn)?;
-            out.extend(ids);
-        }
+    ]
+    .into_iter()
+    .filter(|(role, _, _)| roles.contains(role))
+    .collect();
+    if !by_org.is_empty() {
+        // Officers of the organisations whose jurisdiction covers the place's township or
+        // county, in one query of fixed shape, narrowed to the wanted kinds here.
+        let rows: Vec<(String, String, i64, i64)> = role_assignments::table
+            .inner_join(users::table)
+            .inner_join(
+                organization_jurisdictions::table.on(organization_jurisdictions::organization_id
+                    .nullable()
+                    .eq(role_assignments::organization_id)),
+            )
+            .filter(
+                organization_jurisdictions::region_id
+                    .eq(place.township_id)
+                    .or(organization_jurisdictions::region_id.eq(place.county_id)),
+            )
+            .filter(users::disabled.eq(false))
+            .select((
+                role_assignments::role,
+                organization_jurisdictions::kind,
+                organization_jurisdictions::region_id,
+                role_assignments::user_id,
+            ))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(role, kind, region, user)| {
+            by_org
+                .iter()
+                .any(|(r, k, id)| r.as_str() == role && *k == kind && *id == region)
+                .then_some(user)
+        }));
     }
     out.sort_unstable();
     out.dedup();
     Ok(out)
 }
 
-/// Writes one notification per recipient (never to the person who caused it).
+/// Writes one notification per recipient (never to the person who caused it), in one
+/// multi-row INSERT (which diesel builds per backend, not through the connection enum).
 pub fn send(
     conn: &mut DbConn,
     recipients: &[i64],
@@ -94,23 +129,28 @@ pub fn send(
     message: &str,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
-    let mut n = 0;
-    for &user_id in recipients {
-        if Some(user_id) == except {
-            continue;
-        }
-        diesel::insert_into(notifications::table)
-            .values((
+    let rows: Vec<_> = recipients
+        .iter()
+        .filter(|&&user_id| Some(user_id) != except)
+        .map(|&user_id| {
+            (
                 notifications::user_id.eq(user_id),
                 notifications::hazard_id.eq(hazard_id),
                 notifications::kind.eq(kind),
                 notifications::message.eq(message),
                 notifications::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        n += 1;
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(n)
+    let insert = diesel::insert_into(notifications::table).values(&rows);
+    match conn {
+        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => insert.execute(c)?,
+    };
+    Ok(rows.len())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
