@@ -174,10 +174,10 @@ pub fn load_assignments(
             _ => orgs!(organizations::id.eq_any(&org_ids)),
         };
         for (id, kind, name, path) in found {
-            if !orgs.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(id) {
                 let kind =
                     OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
-                orgs.insert(id, OrgRef { id, kind, name });
+                slot.insert(OrgRef { id, kind, name });
             }
             if let Some(path) = path {
                 jurisdiction.entry(id).or_default().push(path);

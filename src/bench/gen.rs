@@ -280,12 +280,12 @@ pub fn generate(
     let mut counters: Vec<(i64, i32, i64)> = Vec::new();
     let mut next_event_id = 1i64;
     let mut next_notification_id = 1i64;
-    for c in 0..layout.counties {
+    for (c, county_staff) in staff.iter().enumerate() {
         let county_counters = cases_of_county(
             conn,
             layout,
             c,
-            &staff[c],
+            county_staff,
             lit,
             now,
             &mut rng,
@@ -295,17 +295,15 @@ pub fn generate(
         )
         .map_err(map_err)?;
         counters.extend(county_counters);
-        if progress && (c + 1) % 5 == 0 || c + 1 == layout.counties {
-            if progress {
-                eprintln!(
-                    "bench gen: {} of {} counties, {} cases, {} events, {:.0} s",
-                    c + 1,
-                    layout.counties,
-                    report.cases,
-                    report.events,
-                    started.elapsed().as_secs_f64()
-                );
-            }
+        if progress && ((c + 1) % 5 == 0 || c + 1 == layout.counties) {
+            eprintln!(
+                "bench gen: {} of {} counties, {} cases, {} events, {:.0} s",
+                c + 1,
+                layout.counties,
+                report.cases,
+                report.events,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     conn.transaction(|c| {
@@ -815,9 +813,8 @@ fn cases_of_county(
     while i < l.cases {
         let end = (i + chunk).min(l.cases);
         conn.transaction(|conn| -> QueryResult<()> {
-            for k in i..end {
+            for (k, &created) in times.iter().enumerate().take(end).skip(i) {
                 let id = first_id + k as i64;
-                let created = times[k];
                 let year = created.year();
                 let seq = counters.entry(year).or_insert(0);
                 *seq += 1;
