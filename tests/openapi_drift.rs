@@ -16,11 +16,23 @@ fn committed_openapi_matches_the_code() {
 #[test]
 fn every_operation_is_documented_with_an_id_and_responses() {
     let api = firegrid::openapi::document();
-    assert!(matches!(api.openapi, utoipa::openapi::OpenApiVersion::Version31));
+    assert!(matches!(
+        api.openapi,
+        utoipa::openapi::OpenApiVersion::Version31
+    ));
     for (path, item) in &api.paths.paths {
-        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
-            assert!(op.operation_id.is_some(), "{path} has an operation without an id");
-            assert!(!op.responses.responses.is_empty(), "{path} has an operation without responses");
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                op.operation_id.is_some(),
+                "{path} has an operation without an id"
+            );
+            assert!(
+                !op.responses.responses.is_empty(),
+                "{path} has an operation without responses"
+            );
         }
     }
 }

@@ -53,12 +53,17 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(url: impl Into<String>, busy_timeout: Duration) -> Self {
-        Manager { url: url.into(), busy_timeout_ms: busy_timeout.as_millis() as u64 }
+        Manager {
+            url: url.into(),
+            busy_timeout_ms: busy_timeout.as_millis() as u64,
+        }
     }
 }
 
 fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
 }
 
 impl ManageConnection for Manager {
@@ -87,7 +92,8 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -108,10 +114,12 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Pool {
 /// Applies every pending migration of the connection's backend.
 pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, String> {
     let applied = match conn {
-        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map_err(|e| e.to_string())?,
-        DbConn::Sqlite(c) => {
-            c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| e.to_string())?
-        }
+        DbConn::Pg(c) => c
+            .run_pending_migrations(PG_MIGRATIONS)
+            .map_err(|e| e.to_string())?,
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| e.to_string())?,
     };
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }
@@ -132,7 +140,9 @@ where
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }
     let result = f(conn);
-    let DbConn::Sqlite(c) = conn else { unreachable!("checked above") };
+    let DbConn::Sqlite(c) = conn else {
+        unreachable!("checked above")
+    };
     match result {
         Ok(v) => match AnsiTransactionManager::commit_transaction(c) {
             Ok(()) => Ok(v),
