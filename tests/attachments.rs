@@ -65,17 +65,8 @@ fn webp_with_exif() -> Vec<u8> {
     webp.encoder().bytes().to_vec()
 }
 
-fn multipart(field: &str, filename: &str, declared_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "firegrid-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {declared_type}\r\n\r\n").as_bytes());
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 fn upload(token: &str, hazard: i64, bytes: &[u8], key: Option<&str>) -> TestRequest {
-    let (ct, body) = multipart("file", "photo.jpg", "image/jpeg", bytes);
+    let (ct, body) = multipart_file("file", "photo.jpg", "image/jpeg", bytes);
     let mut req = TestRequest::post()
         .uri(&format!("/api/v1/hazards/{hazard}/attachments"))
         .insert_header(("authorization", format!("Bearer {token}")))

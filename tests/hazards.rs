@@ -250,6 +250,23 @@ async fn the_whole_journey(b: Backend) {
         .await
         .contains(&"major_reported".to_string()));
 
+    // …with a photo.
+    let (ct, body) = multipart_file(
+        "file",
+        "现场.jpg",
+        "image/jpeg",
+        include_bytes!("fixtures/red-8x8.jpg"),
+    );
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/hazards/{id}/attachments"))
+                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("content-type", ct))
+                .set_payload(body),
+        )
+        .await;
+    assert_eq!(r.assert_status(201)["content_type"], "image/jpeg");
     // The group escalates; the village classifies and escalates.
     let r = act(
         &app,
@@ -423,6 +440,7 @@ async fn the_whole_journey(b: Backend) {
         names,
         [
             "report",
+            "attach",
             "escalate",
             "classify",
             "escalate",
@@ -437,19 +455,19 @@ async fn the_whole_journey(b: Backend) {
             "spot_check"
         ]
     );
-    let expired = &events[5];
+    let expired = &events[6];
     assert!(expired["actor"].is_null(), "the system acted");
     assert_eq!(
         (expired["from_level"].as_str(), expired["to_level"].as_str()),
         (Some("township"), Some("police"))
     );
     assert_eq!(events[0]["actor"]["display_name"], "用户xunchayuan");
-    assert_eq!(events[6]["params"]["measure"], "order_to_rectify");
+    assert_eq!(events[7]["params"]["measure"], "order_to_rectify");
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=14).collect::<Vec<_>>());
     let (checked, broken) = firegrid::hazards::events::verify_all(&mut conn).unwrap();
-    assert_eq!((checked, broken.len()), (13, 0));
-    assert_eq!(reopened["version"], 13);
+    assert_eq!((checked, broken.len()), (14, 0));
+    assert_eq!(reopened["version"], 14);
 }
 
 async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {

@@ -161,7 +161,11 @@ pub async fn upload_attachment(
                 size,
                 uploaded_by: p.user_id,
             };
-            let a = store::insert(conn, new, capture, db::now())?;
+            let now = db::now();
+            let a = store::insert(conn, new, capture, now)?;
+            // Evidence belongs in the timeline too.
+            let params = serde_json::json!({"attachment_id": a.id, "sha256": a.sha256, "content_type": a.content_type});
+            hazard_store::record(conn, &p, id, "attach", params, now)?;
             Ok((
                 201,
                 serde_json::to_value(a.to_api()).map_err(|e| AppError::internal(e.to_string()))?,

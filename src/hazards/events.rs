@@ -160,7 +160,8 @@ pub struct Actor {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Event {
     pub seq: i32,
-    /// `report`, an action of SPEC §5, or `deadline_expired` (the system).
+    /// `report`, an action of SPEC §5, `attach` (a photo added), or `deadline_expired` (the
+    /// system).
     pub action: String,
     /// Null when the system acted.
     pub actor: Option<Actor>,
@@ -219,6 +220,9 @@ pub fn verify_all(conn: &mut DbConn) -> AppResult<(u64, Vec<BrokenChain>)> {
     let mut current: Option<(i64, i32, String, bool)> = None;
     loop {
         let page: Vec<EventRow> = hazard_events::table
+            // The plain lower bound lets the (hazard_id, seq) index seek to the page; the OR
+            // alone would make PostgreSQL rescan from the first event on every page.
+            .filter(hazard_events::hazard_id.ge(after.0))
             .filter(
                 hazard_events::hazard_id
                     .gt(after.0)

@@ -617,6 +617,32 @@ fn check_references(
     Ok(())
 }
 
+/// Records a change that is not a state transition (a photo added) as an event of the case,
+/// bumping its version like any other change.
+pub fn record(
+    conn: &mut DbConn,
+    p: &Principal,
+    id: i64,
+    action: &str,
+    params: serde_json::Value,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
+    let fx = Effects {
+        params,
+        ..Effects::default()
+    };
+    for _ in 0..3 {
+        let row = visible(conn, p, id)?;
+        if let Some(after) = write_effects(conn, &row, &fx, action, Some(p.user_id), now)? {
+            return Ok(after);
+        }
+    }
+    Err(AppError::new(
+        ErrorCode::VersionConflict,
+        "the case keeps changing; retry",
+    ))
+}
+
 /// The system's move on one case whose deadline passed; `None` when nothing was due (or
 /// another server got there first).
 pub fn expire(

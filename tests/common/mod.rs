@@ -552,3 +552,18 @@ pub fn count_rows(db: &TestDb, table: &str) -> i64 {
         .unwrap()
         .n
 }
+
+/// A multipart/form-data body with one file; returns (content type, body).
+pub fn multipart_file(
+    field: &str,
+    filename: &str,
+    declared_type: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "firegrid-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {declared_type}\r\n\r\n").as_bytes());
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
