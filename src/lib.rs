@@ -57,7 +57,9 @@ impl AppState {
             tokens: Arc::new(auth::tokens::TokenKeys::new(&settings.jwt_secret)),
             settings: Arc::new(settings),
             metrics: telemetry::metrics(),
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
+            // One hash per core already uses every core; more would only queue in the kernel
+            // and take CPU from the requests that are not logins.
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 }
