@@ -128,6 +128,15 @@ pub struct Hazard {
     pub allowed_actions: Option<Vec<ActionKind>>,
 }
 
+/// The cases with these ids, in id order.
+pub fn get_many(conn: &mut DbConn, ids: &[i64]) -> AppResult<Vec<HazardRow>> {
+    Ok(hazards::table
+        .filter(hazards::id.eq_any(ids))
+        .order(hazards::id.asc())
+        .select(HazardRow::as_select())
+        .load(conn)?)
+}
+
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<HazardRow> {
     hazards::table
         .find(id)
@@ -645,13 +654,24 @@ pub fn record(
 
 /// The system's move on one case whose deadline passed; `None` when nothing was due (or
 /// another server got there first).
+/// `stations` caches, per township, whether a police station answers for it (a sweep visits
+/// many cases of few townships).
 pub fn expire(
     conn: &mut DbConn,
     row: &HazardRow,
+    stations: &mut HashMap<i64, bool>,
     now: NaiveDateTime,
 ) -> AppResult<Option<HazardRow>> {
-    let place = row.place()?;
-    let state = row.state(has_police_station(conn, place.township_id)?)?;
+    let township = row.place()?.township_id;
+    let has_station = match stations.get(&township) {
+        Some(known) => *known,
+        None => {
+            let found = has_police_station(conn, township)?;
+            stations.insert(township, found);
+            found
+        }
+    };
+    let state = row.state(has_station)?;
     let Some(fx) = workflow::expire(&state, now.and_utc()) else {
         return Ok(None);
     };

@@ -53,16 +53,18 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
     let mut report = SweepReport::default();
     // Cases that were due but needed nothing (defensive: they are not claimed again this pass).
     let mut inert: Vec<i64> = Vec::new();
+    let mut stations = std::collections::HashMap::new();
     loop {
         let (moved, idle) = db::write_tx(conn, |c| {
             let ids = claim_due(c, now, BATCH, &inert)?;
             let mut moved = 0;
             let mut idle = Vec::new();
-            for id in &ids {
-                let row = store::get(c, *id)?;
-                match store::expire(c, &row, now)? {
+            // The claimed rows are locked (PostgreSQL) or the write lock is held (SQLite), so
+            // reading them in one query sees what each move will be checked against.
+            for row in store::get_many(c, &ids)? {
+                match store::expire(c, &row, &mut stations, now)? {
                     Some(_) => moved += 1,
-                    None => idle.push(*id),
+                    None => idle.push(row.id),
                 }
             }
             Ok((moved, (ids.len(), idle)))
