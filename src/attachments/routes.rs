@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::attachments::image;
 use crate::attachments::store::{self, Attachment};
+use crate::auth::policy::{authorize, Capability, Target};
 use crate::auth::principal::Principal;
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::hazards::store as hazard_store;
-use crate::hazards::workflow;
 use crate::idempotency;
 use crate::AppState;
 
@@ -85,20 +85,9 @@ async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8
     file.ok_or_else(|| AppError::field("file", "a photo file is required"))
 }
 
-/// May the caller add photos to this case: an operational role covering it.
+/// May the caller add photos to this case: a role that works cases, covering it.
 fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
-    let actor = hazard_store::actor_for(p, row);
-    if actor
-        .covering
-        .iter()
-        .any(|r| workflow::OPERATIONAL.contains(r))
-    {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "only staff handling the case add photos",
-        ))
-    }
+    authorize(p, Capability::WorkCases, Target::Region(&row.region_path))
 }
 
 /// Upload one photo (multipart, field `file`): JPEG, PNG or WebP recognised by its bytes (else

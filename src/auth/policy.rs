@@ -22,6 +22,10 @@ pub enum Capability {
     /// who work the grid — township officials, village cadres and police, the group's 一长三员.
     /// County officials, police and fire officers oversee and enforce; they read premises only.
     ManagePremises,
+    /// Report hazards and add photos to cases: the operational roles, not administrators.
+    WorkCases,
+    /// Draw a sample of closed cases for online spot checks (网上抽查核实): fire officers.
+    DrawSpotChecks,
 }
 
 /// Whether a role grants a capability at all (somewhere).
@@ -40,6 +44,8 @@ pub fn role_may(role: Role, cap: Capability) -> bool {
                 | Role::GridHandler
                 | Role::GridCoordinator
         ),
+        Capability::WorkCases => role != Role::Admin,
+        Capability::DrawSpotChecks => role == Role::FireOfficer,
     }
 }
 
@@ -168,6 +174,32 @@ mod tests {
                     outcome(authorize(&p, cap, target)),
                     expected,
                     "{role} {cap:?} {target:?}"
+                );
+            }
+        }
+    }
+
+    /// Case work and spot checks: who may at all (403), and only inside their scope (404).
+    #[test]
+    fn case_work_matrix() {
+        use Capability::{DrawSpotChecks, WorkCases};
+        for &role in Role::ALL {
+            let p = principal(role, Scope::from_paths(vec![COUNTY_A.into()]));
+            let in_out = |may: bool| if may { ("ok", "404") } else { ("403", "403") };
+            for (cap, may) in [
+                (WorkCases, role != Role::Admin),
+                (DrawSpotChecks, role == Role::FireOfficer),
+            ] {
+                let (inside, outside) = in_out(may);
+                assert_eq!(
+                    outcome(authorize(&p, cap, Target::Region(GROUP_A))),
+                    inside,
+                    "{role} {cap:?}"
+                );
+                assert_eq!(
+                    outcome(authorize(&p, cap, Target::Region(COUNTY_B))),
+                    outside,
+                    "{role} {cap:?}"
                 );
             }
         }

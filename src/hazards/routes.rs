@@ -4,9 +4,8 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::policy::{authorize, Capability, Target};
+use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
 use crate::auth::principal::Principal;
-use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
@@ -263,20 +262,14 @@ pub async fn draw_spot_checks(
     body: JsonBody<SpotCheckRequest>,
 ) -> AppResult<web::Json<SpotCheckSample>> {
     let req = body.into_inner();
-    if !p.has_role(Role::FireOfficer) {
-        return Err(AppError::forbidden(
-            "spot checks are drawn by fire officers",
-        ));
-    }
+    require(&p, Capability::DrawSpotChecks)?;
     if !(1..=100).contains(&req.sample_size) {
         return Err(AppError::field("sample_size", "must be between 1 and 100"));
     }
     let items = db::run(&state.pool, move |conn| {
         let r = region_store::get(conn, req.region_id)?;
-        let fire_scope = p.scope_of(&[Role::FireOfficer]);
-        if !fire_scope.contains(&r.path) {
-            return Err(AppError::not_found());
-        }
+        authorize(&p, Capability::DrawSpotChecks, Target::Region(&r.path))?;
+        let fire_scope = scope_for(&p, Capability::DrawSpotChecks);
         let now = db::now();
         let rows = store::sample_closed(
             conn,

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::policy::{authorize, require, Capability, Target};
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
@@ -341,21 +342,9 @@ pub fn create(
     new: &NewHazard,
     now: NaiveDateTime,
 ) -> AppResult<HazardRow> {
-    if !p
-        .assignments
-        .iter()
-        .any(|a| workflow::OPERATIONAL.contains(&a.role))
-    {
-        return Err(AppError::forbidden("only operational roles report hazards"));
-    }
+    require(p, Capability::WorkCases)?;
     let group = region_store::get(conn, new.group_id)?;
-    let covered = p
-        .assignments
-        .iter()
-        .any(|a| workflow::OPERATIONAL.contains(&a.role) && a.scope.contains(&group.path));
-    if !covered {
-        return Err(AppError::not_found());
-    }
+    authorize(p, Capability::WorkCases, Target::Region(&group.path))?;
     if group.level() != RegionLevel::Group {
         return Err(AppError::field(
             "group_id",

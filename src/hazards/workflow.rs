@@ -95,19 +95,6 @@ const VILLAGE: &[Role] = &[Role::VillageCadre, Role::VillagePolice];
 const TOWNSHIP: &[Role] = &[Role::TownshipOfficial];
 const POLICE: &[Role] = &[Role::PoliceOfficer];
 const FIRE: &[Role] = &[Role::FireOfficer];
-/// The operational roles: everyone but administrators.
-pub const OPERATIONAL: &[Role] = &[
-    Role::GridLeader,
-    Role::GridInspector,
-    Role::GridHandler,
-    Role::GridCoordinator,
-    Role::VillageCadre,
-    Role::VillagePolice,
-    Role::TownshipOfficial,
-    Role::PoliceOfficer,
-    Role::FireOfficer,
-    Role::CountyOfficial,
-];
 
 /// Staff handling a case at a level.
 pub fn staff_at(level: Level) -> &'static [Role] {
