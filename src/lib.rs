@@ -40,8 +40,8 @@ pub struct AppState {
     pub settings: Arc<config::Settings>,
     pub metrics: actix_web_prom::PrometheusMetrics,
     pub tokens: Arc<auth::tokens::TokenKeys>,
-    /// Bounds concurrent argon2 work: each hash holds 19 MiB and a core for tens of ms.
-    pub hashing: Arc<tokio::sync::Semaphore>,
+    /// The argon2 threads (one per core, at a lower priority than request handling).
+    pub hashing: Arc<auth::hashing::HashPool>,
 }
 
 impl AppState {
@@ -57,9 +57,8 @@ impl AppState {
             tokens: Arc::new(auth::tokens::TokenKeys::new(&settings.jwt_secret)),
             settings: Arc::new(settings),
             metrics: telemetry::metrics(),
-            // One hash per core already uses every core; more would only queue in the kernel
-            // and take CPU from the requests that are not logins.
-            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            // One hash per core already uses every core; more would only queue in the kernel.
+            hashing: Arc::new(auth::hashing::HashPool::new(cores)),
         }
     }
 }

@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 /// One user per role around 湟中区 › 李家山镇 › 李家山村 › 一组, and one in 大通县.
 struct World {
     t: Tree,
+    /// 李家山派出所, over 李家山镇.
+    station: i64,
+    /// The user id of the county official.
+    county_official: i64,
     root: String,
     inspector: String,
     handler: String,
@@ -112,7 +116,7 @@ where
         Some(fire_dept),
     )
     .await;
-    let (_, county) = user_with_role(
+    let (county_official, county) = user_with_role(
         app,
         &root,
         "xianling",
@@ -134,6 +138,8 @@ where
     .await;
     World {
         t,
+        station,
+        county_official,
         root,
         inspector,
         handler,
@@ -1181,6 +1187,273 @@ async fn lists_filter_within_scope(b: Backend) {
         .assert_problem(400, "validation_failed");
 }
 
+/// A police station over two townships in two counties: its officers' list merges both
+/// townships newest first, and the cursor walks across them; narrower and wider readers see
+/// their part of the same cases.
+async fn lists_merge_every_subtree_newest_first(b: Backend) {
+    let app = spawn(b).await;
+    let w = world(&app).await;
+    let other_village = create_region(
+        &app,
+        &w.root,
+        Some(w.t.other_township),
+        "village",
+        "桥头村",
+        "630121100001",
+    )
+    .await;
+    let other_group = create_region(
+        &app,
+        &w.root,
+        Some(other_village),
+        "group",
+        "桥头村二组",
+        "630121100001002",
+    )
+    .await;
+    let (_, other_inspector) = user_with_role(
+        &app,
+        &w.root,
+        "qiaotou-xuncha",
+        other_group,
+        "grid_inspector",
+        Some(other_group),
+        None,
+    )
+    .await;
+    // 李家山派出所 also answers for 桥头镇 in the next county.
+    app.json(
+        actix_web::http::Method::PUT,
+        &format!("/api/v1/organizations/{}/jurisdiction", w.station),
+        Some(&w.root),
+        Some(json!({"region_ids": [w.t.township, w.t.other_township]})),
+    )
+    .await
+    .assert_status(200);
+    let police = w.police.clone();
+    // Alternate between the two groups, so that each page mixes both townships.
+    let mut ids = Vec::new();
+    for k in 0..5 {
+        let (token, group) = if k % 2 == 0 {
+            (&w.inspector, w.t.group)
+        } else {
+            (&other_inspector, other_group)
+        };
+        let r = app
+            .post(
+                "/api/v1/hazards",
+                Some(token),
+                hazard_body(group, "general", "线路老化"),
+            )
+            .await;
+        ids.push(id_of(r.assert_status(201)));
+    }
+    let pages = |token: String, query: String| {
+        let app = &app;
+        async move {
+            let mut seen = Vec::new();
+            let mut url = format!("/api/v1/hazards?limit=2{query}");
+            loop {
+                let page = app.get(&url, Some(&token)).await.assert_status(200).clone();
+                seen.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|h| h["id"].as_i64().unwrap()),
+                );
+                match page["next_cursor"].as_str() {
+                    Some(c) => url = format!("/api/v1/hazards?limit=2{query}&cursor={c}"),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    let newest_first = |keep: &dyn Fn(usize) -> bool| -> Vec<i64> {
+        (0..5).rev().filter(|k| keep(*k)).map(|k| ids[k]).collect()
+    };
+    assert_eq!(
+        pages(police.clone(), String::new()).await,
+        newest_first(&|_| true)
+    );
+    assert_eq!(
+        pages(police.clone(), format!("&region_id={other_village}")).await,
+        newest_first(&|k| k % 2 == 1)
+    );
+    assert_eq!(
+        pages(police.clone(), format!("&region_id={}", w.t.township)).await,
+        newest_first(&|k| k % 2 == 0)
+    );
+    // Group, village, township and county readers; a province-wide reader and the global
+    // administrator read by path instead.
+    for token in [&w.inspector, &w.cadre, &w.official, &w.county, &w.fire] {
+        assert_eq!(
+            pages(token.clone(), String::new()).await,
+            newest_first(&|k| k % 2 == 0)
+        );
+    }
+    assert_eq!(
+        pages(w.root.clone(), String::new()).await,
+        newest_first(&|_| true)
+    );
+    assert_eq!(
+        pages(w.root.clone(), format!("&region_id={}", w.t.province)).await,
+        newest_first(&|_| true)
+    );
+    assert_eq!(
+        pages(w.root.clone(), format!("&region_id={other_group}")).await,
+        newest_first(&|k| k % 2 == 1)
+    );
+    // Filters still apply inside each walk.
+    assert_eq!(
+        pages(police.clone(), "&status=open&severity=general".into()).await,
+        newest_first(&|_| true)
+    );
+    assert!(pages(police.clone(), "&severity=major".into())
+        .await
+        .is_empty());
+    // A region wider than the station's jurisdiction is not the police's to name, and the
+    // township next door is outside 李家山镇's scope.
+    app.get(
+        &format!("/api/v1/hazards?region_id={}", w.t.county),
+        Some(&police),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get(
+        &format!("/api/v1/hazards?region_id={other_village}"),
+        Some(&w.official),
+    )
+    .await
+    .assert_problem(404, "not_found");
+}
+
+/// One sweep pass over due cases at different levels moves each one tier up with its event
+/// chained; the staff of the new level and the supervisor of the tier that let the deadline
+/// pass hear of it; a case not yet due stays where it is.
+async fn the_sweep_moves_a_mixed_batch(b: Backend) {
+    let app = spawn(b).await;
+    let w = world(&app).await;
+    // 湟中区's county official answers for 李家山镇 (分片包干).
+    app.json(
+        actix_web::http::Method::PUT,
+        &format!("/api/v1/regions/{}/supervisor", w.t.township),
+        Some(&w.root),
+        Some(json!({"user_id": w.county_official})),
+    )
+    .await
+    .assert_status(200);
+    let mut ids = Vec::new();
+    for title in ["灶台旁堆放柴草", "楼道堆放杂物", "电动车室内充电"] {
+        let r = app
+            .post(
+                "/api/v1/hazards",
+                Some(&w.inspector),
+                hazard_body(w.t.group, "general", title),
+            )
+            .await;
+        ids.push(id_of(r.assert_status(201)));
+    }
+    let (at_group, at_township, not_due) = (ids[0], ids[1], ids[2]);
+    act(
+        &app,
+        &w.inspector,
+        at_group,
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await
+    .assert_status(200);
+    act(
+        &app,
+        &w.inspector,
+        at_township,
+        json!({"action": "escalate"}),
+    )
+    .await
+    .assert_status(200);
+    act(&app, &w.cadre, at_township, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(
+        &app,
+        &w.official,
+        at_township,
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await
+    .assert_status(200);
+    let in_three_days = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    act(
+        &app,
+        &w.inspector,
+        not_due,
+        json!({"action": "set_deadline", "deadline": in_three_days}),
+    )
+    .await
+    .assert_status(200);
+
+    let later = firegrid::db::now() + chrono::Duration::hours(2);
+    let mut conn = app.db.conn();
+    let report = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
+    assert_eq!(report.expired, 2);
+    let level_of = |id: i64| {
+        let app = &app;
+        let token = w.root.clone();
+        async move {
+            let r = app
+                .get(&format!("/api/v1/hazards/{id}"), Some(&token))
+                .await;
+            let h = r.assert_status(200).clone();
+            (
+                h["level"].as_str().unwrap().to_string(),
+                h["version"].as_i64().unwrap(),
+            )
+        }
+    };
+    assert_eq!(level_of(at_group).await.0, "village");
+    assert_eq!(level_of(at_township).await.0, "police");
+    assert_eq!(level_of(not_due).await.0, "group");
+    let overdue_cases = |token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .get("/api/v1/me/notifications?limit=200", Some(&token))
+                .await;
+            let mut ids: Vec<i64> = r.assert_status(200)["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["kind"] == "overdue")
+                .map(|n| n["hazard_id"].as_i64().unwrap())
+                .collect();
+            ids.sort_unstable();
+            ids
+        }
+    };
+    assert_eq!(overdue_cases(w.cadre.clone()).await, [at_group]);
+    assert_eq!(overdue_cases(w.police.clone()).await, [at_township]);
+    // The supervisor is told although a county official is not police-level staff.
+    assert_eq!(overdue_cases(w.county.clone()).await, [at_township]);
+    assert!(overdue_cases(w.inspector.clone()).await.is_empty());
+    // A second pass finds nothing more, and every timeline still verifies.
+    let again = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
+    assert_eq!(again.expired, 0);
+    let (checked, broken) = firegrid::hazards::events::verify_all(&mut conn).unwrap();
+    assert!(checked >= 10, "{checked}");
+    assert!(broken.is_empty(), "{broken:?}");
+    let r = app
+        .get(
+            &format!("/api/v1/hazards/{at_township}/events"),
+            Some(&w.root),
+        )
+        .await;
+    let timeline = r.assert_status(200).clone();
+    let last = timeline.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "deadline_expired");
+    assert_eq!(last["from_level"], "township");
+    assert_eq!(last["to_level"], "police");
+}
+
 db_tests!(
     the_whole_journey,
     wrong_roles_are_403_and_wrong_moments_409,
@@ -1192,4 +1465,6 @@ db_tests!(
     two_servers_sweep_each_case_once,
     tampering_is_detected,
     lists_filter_within_scope,
+    lists_merge_every_subtree_newest_first,
+    the_sweep_moves_a_mixed_batch,
 );

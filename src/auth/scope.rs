@@ -56,6 +56,27 @@ impl Scope {
         }
     }
 
+    /// The regions both scopes see: of two nested subtrees the inner one, of two disjoint ones
+    /// neither.
+    pub fn intersect(&self, other: &Scope) -> Scope {
+        match (self, other) {
+            (Scope::Global, s) | (s, Scope::Global) => s.clone(),
+            (Scope::Paths(a), Scope::Paths(b)) => {
+                let mut both = Vec::new();
+                for x in a {
+                    for y in b {
+                        if x.starts_with(y.as_str()) {
+                            both.push(x.clone());
+                        } else if y.starts_with(x.as_str()) {
+                            both.push(y.clone());
+                        }
+                    }
+                }
+                Scope::from_paths(both)
+            }
+        }
+    }
+
     /// `[start, end)` ranges of paths, one per subtree (empty for `Global`).
     pub fn ranges(&self) -> Vec<(String, String)> {
         match self {
@@ -104,6 +125,23 @@ macro_rules! scope_filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intersection_keeps_the_inner_of_nested_subtrees() {
+        let county = Scope::from_paths(vec!["/1/5/".into()]);
+        let two_townships = Scope::from_paths(vec!["/1/5/23/".into(), "/1/5/24/".into()]);
+        assert_eq!(county.intersect(&two_townships), two_townships);
+        assert_eq!(two_townships.intersect(&county), two_townships);
+        let village = Scope::from_paths(vec!["/1/5/23/77/".into()]);
+        assert_eq!(two_townships.intersect(&village), village);
+        // A sibling county, and a region id that merely starts with the same digits.
+        let other = Scope::from_paths(vec!["/1/6/".into(), "/1/5/230/".into()]);
+        assert_eq!(two_townships.intersect(&other), Scope::empty());
+        assert_eq!(Scope::Global.intersect(&village), village);
+        assert_eq!(village.intersect(&Scope::Global), village);
+        assert_eq!(Scope::Global.intersect(&Scope::Global), Scope::Global);
+        assert!(Scope::empty().intersect(&county).is_empty());
+    }
 
     #[test]
     fn nested_subtrees_collapse_and_siblings_stay_apart() {

@@ -790,7 +790,7 @@ fn cases_of_county(
 
     let mut hz = Batch::new(
         "hazards",
-        "id, case_no, county_id, group_id, region_path, premises_id, category, severity, title, \
+        "id, case_no, county_id, group_id, township_id, region_path, premises_id, category, severity, title, \
          description, address, lat, lng, source, reporter_user_id, status, level, deadline, \
          deadline_reminded, difficulty, supervision_listed, supervision_overdue, outcome, \
          duplicate_of, rectification_submitted_by, found_at, created_at, updated_at, closed_at, \
@@ -1266,6 +1266,7 @@ fn cases_of_county(
                     .s(&case_no)
                     .i(county_id)
                     .i(group_id)
+                    .i(l.township_id(c, t))
                     .s(&path)
                     .null()
                     .s(category)

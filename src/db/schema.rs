@@ -144,6 +144,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         last_spot_checked_at -> Nullable<Timestamp>,
         version -> Integer,
+        township_id -> BigInt,
     }
 }
 

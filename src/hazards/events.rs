@@ -2,6 +2,8 @@
 //! and its own content, so that any change to the stored history is detectable
 //! (`firegrid audit verify`). The database refuses UPDATE and DELETE on the table as well.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -89,15 +91,26 @@ impl EventRow {
     }
 }
 
-/// Appends an event after the case's last one. Callers hold the case row (its version check
-/// in the same transaction), so no other event of this case is being written concurrently.
-pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResult<EventRow> {
-    let last: Option<(i32, String)> = hazard_events::table
-        .filter(hazard_events::hazard_id.eq(e.hazard_id))
-        .order(hazard_events::seq.desc())
-        .select((hazard_events::seq, hazard_events::hash))
-        .first(conn)
-        .optional()?;
+/// An event ready to store: its place in the case's chain and its hashes filled in.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = hazard_events)]
+struct Sealed {
+    hazard_id: i64,
+    seq: i32,
+    action: String,
+    actor_user_id: Option<i64>,
+    from_status: Option<String>,
+    to_status: String,
+    from_level: Option<String>,
+    to_level: String,
+    params: String,
+    created_at: NaiveDateTime,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Chains `e` after the case's last event (`None`: it is the first).
+fn seal(e: &NewEvent<'_>, last: Option<(i32, String)>, now: NaiveDateTime) -> Sealed {
     let (seq, prev_hash) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
@@ -116,25 +129,7 @@ pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResu
         now,
         &params,
     );
-    let id: i64 = diesel::insert_into(hazard_events::table)
-        .values((
-            hazard_events::hazard_id.eq(e.hazard_id),
-            hazard_events::seq.eq(seq),
-            hazard_events::action.eq(e.action),
-            hazard_events::actor_user_id.eq(e.actor_user_id),
-            hazard_events::from_status.eq(e.from_status),
-            hazard_events::to_status.eq(e.to_status),
-            hazard_events::from_level.eq(e.from_level),
-            hazard_events::to_level.eq(e.to_level),
-            hazard_events::params.eq(&params),
-            hazard_events::created_at.eq(now),
-            hazard_events::prev_hash.eq(&prev_hash),
-            hazard_events::hash.eq(&hash),
-        ))
-        .returning(hazard_events::id)
-        .get_result(conn)?;
-    Ok(EventRow {
-        id,
+    Sealed {
         hazard_id: e.hazard_id,
         seq,
         action: e.action.to_string(),
@@ -147,7 +142,79 @@ pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResu
         created_at: now,
         prev_hash,
         hash,
+    }
+}
+
+/// Appends an event after the case's last one. Callers hold the case row (its version check
+/// in the same transaction), so no other event of this case is being written concurrently.
+pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResult<EventRow> {
+    let last: Option<(i32, String)> = hazard_events::table
+        .filter(hazard_events::hazard_id.eq(e.hazard_id))
+        .order(hazard_events::seq.desc())
+        .select((hazard_events::seq, hazard_events::hash))
+        .first(conn)
+        .optional()?;
+    let s = seal(&e, last, now);
+    let id: i64 = diesel::insert_into(hazard_events::table)
+        .values(&s)
+        .returning(hazard_events::id)
+        .get_result(conn)?;
+    Ok(EventRow {
+        id,
+        hazard_id: s.hazard_id,
+        seq: s.seq,
+        action: s.action,
+        actor_user_id: s.actor_user_id,
+        from_status: s.from_status,
+        to_status: s.to_status,
+        from_level: s.from_level,
+        to_level: s.to_level,
+        params: s.params,
+        created_at: s.created_at,
+        prev_hash: s.prev_hash,
+        hash: s.hash,
     })
+}
+
+/// Appends one event to each of several distinct cases (the deadline sweep's batch): their
+/// last events are read in one query and the new ones written in multi-row INSERTs (built per
+/// backend). The same holding of the case rows as for `append` applies.
+pub fn append_many(
+    conn: &mut DbConn,
+    events: &[NewEvent<'_>],
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let ids: Vec<i64> = events.iter().map(|e| e.hazard_id).collect();
+    let mut last: HashMap<i64, (i32, String)> = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(i64, i32, String)> = hazard_events::table
+            .filter(hazard_events::hazard_id.eq_any(chunk))
+            .select((
+                hazard_events::hazard_id,
+                hazard_events::seq,
+                hazard_events::hash,
+            ))
+            .load(conn)?;
+        for (hazard_id, seq, hash) in rows {
+            let slot = last.entry(hazard_id).or_insert((seq, String::new()));
+            if seq >= slot.0 {
+                *slot = (seq, hash);
+            }
+        }
+    }
+    let sealed: Vec<Sealed> = events
+        .iter()
+        .map(|e| seal(e, last.remove(&e.hazard_id), now))
+        .collect();
+    // 12 columns: 500 rows stay well inside SQLite's and PostgreSQL's bind-parameter limits.
+    for chunk in sealed.chunks(500) {
+        let insert = diesel::insert_into(hazard_events::table).values(chunk);
+        match conn {
+            DbConn::Pg(c) => insert.execute(c)?,
+            DbConn::Sqlite(c) => insert.execute(c)?,
+        };
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use crate::auth::policy::{authorize, require, Capability, Target};
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
-use crate::auth::scope::Scope;
+use crate::auth::scope::{subtree_end, Scope};
 use crate::db::schema::{
     attachments, case_counters, hazards, organization_jurisdictions, premises, regions,
 };
-use crate::db::DbConn;
+use crate::db::{DbConn, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::hazards::events::{self, NewEvent};
 use crate::hazards::model::*;
@@ -24,6 +24,7 @@ use crate::notifications::store::{self as notify, Place};
 use crate::regions::model::{RegionLevel, RegionRef};
 use crate::regions::store as region_store;
 use crate::scope_filter;
+use diesel::sql_types::{Bool, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = hazards)]
@@ -277,60 +278,99 @@ fn notify_change(
     actor: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let place = after.place()?;
-    let level = after.level()?;
-    let (kind, recipients): (&str, Vec<i64>) = match what {
-        Notify::ArrivedAtLevel => (
-            "arrived",
-            notify::staff(conn, place, workflow::staff_at(level))?,
-        ),
-        Notify::Reopened => (
-            "reopened",
-            notify::staff(conn, place, workflow::staff_at(level))?,
-        ),
-        Notify::ClosureRejected => (
-            "closure_rejected",
-            before.rectification_submitted_by.into_iter().collect(),
-        ),
-        Notify::Listed => (
-            "listed",
-            notify::staff(
-                conn,
-                place,
-                &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer],
-            )?,
-        ),
-        Notify::Overdue => {
-            let mut to = notify::staff(conn, place, workflow::staff_at(level))?;
-            // The responsible supervisor (分片包干) of the tier that let the deadline pass.
-            let region = match before.level()? {
-                Level::Group => Some(place.group_id),
-                Level::Village => Some(place.village_id),
-                Level::Township => Some(place.township_id),
-                Level::Police => None,
-            };
-            if let Some(r) = region {
-                let sup: Option<Option<i64>> = regions::table
-                    .find(r)
-                    .select(regions::supervisor_user_id)
-                    .first(conn)
-                    .optional()?;
-                to.extend(sup.flatten());
-            }
-            to.sort_unstable();
-            to.dedup();
-            ("overdue", to)
-        }
+    notify_changes(conn, &[(before, after)], what, actor, now)
+}
+
+/// The notifications of changes of one kind to several cases, with the staff (and, for
+/// overdue cases, the supervisors) of all their places read once.
+fn notify_changes(
+    conn: &mut DbConn,
+    changed: &[(&HazardRow, &HazardRow)],
+    what: Notify,
+    actor: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let kind = match what {
+        Notify::ArrivedAtLevel => "arrived",
+        Notify::Reopened => "reopened",
+        Notify::ClosureRejected => "closure_rejected",
+        Notify::Listed => "listed",
+        Notify::Overdue => "overdue",
     };
-    notify::send(
-        conn,
-        &recipients,
-        actor,
-        Some(after.id),
-        kind,
-        &staff_message(kind, after, &after.level),
-        now,
-    )?;
+    // Whom each case's change concerns: roles at its place, plus (below) named users.
+    let roles_of = |after: &HazardRow| -> AppResult<&'static [Role]> {
+        Ok(match what {
+            Notify::ArrivedAtLevel | Notify::Reopened | Notify::Overdue => {
+                workflow::staff_at(after.level()?)
+            }
+            Notify::ClosureRejected => &[],
+            Notify::Listed => &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer],
+        })
+    };
+    let mut places = Vec::with_capacity(changed.len());
+    let mut all_roles: Vec<Role> = Vec::new();
+    for (_, after) in changed {
+        places.push(after.place()?);
+        all_roles.extend(roles_of(after)?);
+    }
+    all_roles.sort_unstable_by_key(|r| r.as_str());
+    all_roles.dedup();
+    let staff = if all_roles.is_empty() {
+        notify::Staff::default()
+    } else {
+        notify::Staff::load(conn, &places, &all_roles)?
+    };
+    // The responsible supervisor (分片包干) of the tier that let an overdue case's deadline pass.
+    let lapsed_tier = |before: &HazardRow, place: Place| -> AppResult<Option<i64>> {
+        Ok(match before.level()? {
+            Level::Group => Some(place.group_id),
+            Level::Village => Some(place.village_id),
+            Level::Township => Some(place.township_id),
+            Level::Police => None,
+        })
+    };
+    let mut supervisors: HashMap<i64, Option<i64>> = HashMap::new();
+    if what == Notify::Overdue {
+        let mut tiers = Vec::new();
+        for ((before, _), place) in changed.iter().zip(&places) {
+            tiers.extend(lapsed_tier(before, *place)?);
+        }
+        for chunk in tiers.chunks(1000) {
+            supervisors.extend(
+                regions::table
+                    .filter(regions::id.eq_any(chunk))
+                    .select((regions::id, regions::supervisor_user_id))
+                    .load::<(i64, Option<i64>)>(conn)?,
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for ((before, after), place) in changed.iter().zip(&places) {
+        let mut to = staff.at(*place, roles_of(after)?);
+        match what {
+            Notify::ClosureRejected => to.extend(before.rectification_submitted_by),
+            Notify::Overdue => {
+                if let Some(tier) = lapsed_tier(before, *place)? {
+                    to.extend(supervisors.get(&tier).copied().flatten());
+                }
+            }
+            _ => {}
+        }
+        to.sort_unstable();
+        to.dedup();
+        let message = staff_message(kind, after, &after.level);
+        out.extend(
+            to.into_iter()
+                .filter(|&user_id| Some(user_id) != actor)
+                .map(|user_id| notify::Outgoing {
+                    user_id,
+                    hazard_id: Some(after.id),
+                    kind,
+                    message: message.clone(),
+                }),
+        );
+    }
+    notify::send_all(conn, &out, now)?;
     Ok(())
 }
 
@@ -377,6 +417,7 @@ pub fn create(
             hazards::case_no.eq(&case_no),
             hazards::county_id.eq(county.id),
             hazards::group_id.eq(group.id),
+            hazards::township_id.eq(place.township_id),
             hazards::region_path.eq(&group.path),
             hazards::premises_id.eq(new.premises_id),
             hazards::category.eq(new.category.as_str()),
@@ -455,7 +496,7 @@ pub fn create(
     Ok(row)
 }
 
-#[derive(AsChangeset, Default)]
+#[derive(AsChangeset, Default, PartialEq)]
 #[diesel(table_name = hazards)]
 struct Changes {
     status: Option<String>,
@@ -474,6 +515,29 @@ struct Changes {
     version: Option<i32>,
 }
 
+impl Changes {
+    /// The columns the state machine's effects change; the version is the caller's to set.
+    fn of(fx: &Effects, now: NaiveDateTime) -> Changes {
+        Changes {
+            status: fx.status.map(|s| s.as_str().to_string()),
+            level: fx.level.map(|l| l.as_str().to_string()),
+            deadline: fx.deadline.map(|d| d.map(|t| t.naive_utc())),
+            // A new deadline earns a new reminder.
+            deadline_reminded: fx.deadline.map(|_| false),
+            difficulty: fx.difficulty.map(|d| Some(d.as_str().to_string())),
+            supervision_listed: fx.supervision_listed,
+            supervision_overdue: fx.supervision_overdue,
+            outcome: fx.outcome.map(|o| o.map(|o| o.as_str().to_string())),
+            duplicate_of: fx.duplicate_of,
+            rectification_submitted_by: fx.rectification_submitted_by,
+            closed_at: fx.closed.map(|c| c.then_some(now)),
+            last_spot_checked_at: fx.spot_checked.then_some(Some(now)),
+            updated_at: Some(now),
+            version: None,
+        }
+    }
+}
+
 /// Writes the effects if the case still has `row.version`; false when someone changed it
 /// meanwhile. Then appends the event and sends the notifications.
 fn write_effects(
@@ -485,21 +549,8 @@ fn write_effects(
     now: NaiveDateTime,
 ) -> AppResult<Option<HazardRow>> {
     let changes = Changes {
-        status: fx.status.map(|s| s.as_str().to_string()),
-        level: fx.level.map(|l| l.as_str().to_string()),
-        deadline: fx.deadline.map(|d| d.map(|t| t.naive_utc())),
-        // A new deadline earns a new reminder.
-        deadline_reminded: fx.deadline.map(|_| false),
-        difficulty: fx.difficulty.map(|d| Some(d.as_str().to_string())),
-        supervision_listed: fx.supervision_listed,
-        supervision_overdue: fx.supervision_overdue,
-        outcome: fx.outcome.map(|o| o.map(|o| o.as_str().to_string())),
-        duplicate_of: fx.duplicate_of,
-        rectification_submitted_by: fx.rectification_submitted_by,
-        closed_at: fx.closed.map(|c| c.then_some(now)),
-        last_spot_checked_at: fx.spot_checked.then_some(Some(now)),
-        updated_at: Some(now),
         version: Some(row.version + 1),
+        ..Changes::of(fx, now)
     };
     // The changed row comes back with the update (RETURNING, built per backend): no second
     // read of the case.
@@ -641,30 +692,91 @@ pub fn record(
     ))
 }
 
-/// The system's move on one case whose deadline passed; `None` when nothing was due (or
-/// another server got there first).
-/// `stations` caches, per township, whether a police station answers for it (a sweep visits
-/// many cases of few townships).
-pub fn expire(
+/// Moves a batch of overdue cases one level up (or flags them), as the system: the deadline
+/// sweep. Each case's effects are the state machine's `expire`, exactly as for one case, but
+/// cases with the same effects are updated by one statement, and their events and
+/// notifications are written in multi-row INSERTs, so the cost is statements per batch rather
+/// than per case. The caller holds the rows in this transaction (claimed `FOR UPDATE` on
+/// PostgreSQL, under the write lock on SQLite) and read them after claiming, so they cannot
+/// have changed since. Returns how many moved and the ids of those that needed nothing.
+pub fn expire_batch(
     conn: &mut DbConn,
-    row: &HazardRow,
+    rows: &[HazardRow],
     stations: &mut HashMap<i64, bool>,
     now: NaiveDateTime,
-) -> AppResult<Option<HazardRow>> {
-    let township = row.place()?.township_id;
-    let has_station = match stations.get(&township) {
-        Some(known) => *known,
-        None => {
-            let found = has_police_station(conn, township)?;
-            stations.insert(township, found);
-            found
+) -> AppResult<(usize, Vec<i64>)> {
+    let mut idle = Vec::new();
+    // (the same column changes, the cases they apply to, with each case's effects)
+    let mut same: Vec<(Changes, Vec<(&HazardRow, Effects)>)> = Vec::new();
+    for row in rows {
+        let township = row.place()?.township_id;
+        let has_station = match stations.get(&township) {
+            Some(known) => *known,
+            None => {
+                let found = has_police_station(conn, township)?;
+                stations.insert(township, found);
+                found
+            }
+        };
+        let Some(fx) = workflow::expire(&row.state(has_station)?, now.and_utc()) else {
+            idle.push(row.id);
+            continue;
+        };
+        let changes = Changes::of(&fx, now);
+        match same.iter_mut().find(|(c, _)| *c == changes) {
+            Some((_, cases)) => cases.push((row, fx)),
+            None => same.push((changes, vec![(row, fx)])),
         }
-    };
-    let state = row.state(has_station)?;
-    let Some(fx) = workflow::expire(&state, now.and_utc()) else {
-        return Ok(None);
-    };
-    write_effects(conn, row, &fx, "deadline_expired", None, now)
+    }
+    let mut moved = 0;
+    for (changes, cases) in &same {
+        let ids: Vec<i64> = cases.iter().map(|(row, _)| row.id).collect();
+        let target = hazards::table.filter(hazards::id.eq_any(&ids));
+        let set = (changes, hazards::version.eq(hazards::version + 1));
+        let after: Vec<HazardRow> = match conn {
+            DbConn::Pg(c) => diesel::update(target)
+                .set(set)
+                .returning(HazardRow::as_returning())
+                .get_results(c)?,
+            DbConn::Sqlite(c) => diesel::update(target)
+                .set(set)
+                .returning(HazardRow::as_returning())
+                .get_results(c)?,
+        };
+        let after: HashMap<i64, HazardRow> = after.into_iter().map(|r| (r.id, r)).collect();
+        let changed: Vec<(&HazardRow, &HazardRow, &Effects)> = cases
+            .iter()
+            .filter_map(|(before, fx)| after.get(&before.id).map(|a| (*before, a, fx)))
+            .collect();
+        let new_events: Vec<NewEvent> = changed
+            .iter()
+            .map(|(before, after, fx)| NewEvent {
+                hazard_id: before.id,
+                action: "deadline_expired",
+                actor_user_id: None,
+                from_status: Some(&before.status),
+                to_status: &after.status,
+                from_level: Some(&before.level),
+                to_level: &after.level,
+                params: &fx.params,
+            })
+            .collect();
+        events::append_many(conn, &new_events, now)?;
+        // `expire` always notifies the same way; group by it all the same, should that change.
+        let mut by_notice: Vec<(Notify, Vec<(&HazardRow, &HazardRow)>)> = Vec::new();
+        for (before, after, fx) in &changed {
+            let Some(what) = fx.notify else { continue };
+            match by_notice.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, pairs)) => pairs.push((before, after)),
+                None => by_notice.push((what, vec![(before, after)])),
+            }
+        }
+        for (what, pairs) in &by_notice {
+            notify_changes(conn, pairs, *what, None, now)?;
+        }
+        moved += changed.len();
+    }
+    Ok((moved, idle))
 }
 
 /// Reminds the staff a day before a deadline, once per deadline.
@@ -770,21 +882,121 @@ pub struct ListFilter {
 }
 
 /// Cases in scope, newest first.
+///
+/// Each subtree of the scope (narrowed to `within`) is read by its own index walk that already
+/// yields the newest cases first, and the walks are merged: a region at a grid tier or a county
+/// is an equality on that tier's column of `hazards` with its `(tier, id)` index. Filtering the
+/// path instead would walk the primary key past every newer case outside the scope, which costs
+/// a small scope in a big province seconds (BENCHMARKS.md). Wider regions (a province or
+/// prefecture, or everything) hold most cases anyway, so there the primary-key walk is cheap.
 pub fn list(
     conn: &mut DbConn,
     scope: &Scope,
     f: &ListFilter,
     now: NaiveDateTime,
 ) -> AppResult<Vec<HazardRow>> {
+    let visible = match &f.within {
+        Some(w) => scope.intersect(w),
+        None => scope.clone(),
+    };
+    let slices = slices(conn, &visible)?;
+    let mut rows = Vec::new();
+    for slice in &slices {
+        rows.extend(list_slice(conn, slice, f, now)?);
+    }
+    if slices.len() > 1 {
+        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.id));
+        rows.truncate(usize::try_from(f.fetch).unwrap_or(0));
+    }
+    Ok(rows)
+}
+
+/// One part of a scope, as the list reads it.
+#[derive(Debug, Clone, PartialEq)]
+enum Slice {
+    /// A county, township or group: an equality on that tier's column of `hazards`, whose
+    /// `(tier, id)` index yields the newest cases first.
+    County(i64),
+    Township(i64),
+    Group(i64),
+    /// A village: its few hundred cases come from the path index and are sorted.
+    Village(String),
+    /// A province or prefecture (or everything): most cases match, so the primary key is
+    /// walked newest first and each path tested, without the path index (SQLite would
+    /// otherwise take it and sort the whole subtree).
+    Wide(Scope),
+}
+
+/// Beyond this many subtrees (a user with many assignments) the list is one primary-key walk
+/// testing all their paths instead of one index walk each.
+const MAX_WALKS: usize = 8;
+
+fn slices(conn: &mut DbConn, visible: &Scope) -> AppResult<Vec<Slice>> {
+    let paths = match visible {
+        Scope::Global => return Ok(vec![Slice::Wide(Scope::Global)]),
+        Scope::Paths(paths) if paths.is_empty() => return Ok(Vec::new()),
+        Scope::Paths(paths) if paths.len() > MAX_WALKS => {
+            return Ok(vec![Slice::Wide(visible.clone())])
+        }
+        Scope::Paths(paths) => paths,
+    };
+    let roots = region_store::by_paths(conn, paths)?;
+    Ok(paths
+        .iter()
+        .map(|path| {
+            let root = roots.iter().find(|r| &r.path == path);
+            match root.map(|r| (r.level(), r.id)) {
+                Some((RegionLevel::County, id)) => Slice::County(id),
+                Some((RegionLevel::Township, id)) => Slice::Township(id),
+                Some((RegionLevel::Village, _)) => Slice::Village(path.clone()),
+                Some((RegionLevel::Group, id)) => Slice::Group(id),
+                // Above the county, or a region deleted meanwhile (the path stays right).
+                _ => Slice::Wide(Scope::Paths(vec![path.clone()])),
+            }
+        })
+        .collect())
+}
+
+/// "The case's path starts with one of these", in a form no index can serve.
+fn path_prefix_test(
+    paths: &[String],
+) -> Box<dyn BoxableExpression<hazards::table, MultiBackend, SqlType = Bool>> {
+    use diesel::sql_types::Integer;
+    let test = |p: &String| {
+        diesel::dsl::sql::<Bool>("substr(region_path, 1, ")
+            .bind::<Integer, _>(p.len() as i32)
+            .sql(") = ")
+            .bind::<Text, _>(p.clone())
+    };
+    let mut filter: Box<dyn BoxableExpression<hazards::table, MultiBackend, SqlType = Bool>> =
+        Box::new(diesel::dsl::sql::<Bool>("1=0"));
+    for p in paths {
+        filter = Box::new(filter.or(test(p)));
+    }
+    filter
+}
+
+fn list_slice(
+    conn: &mut DbConn,
+    slice: &Slice,
+    f: &ListFilter,
+    now: NaiveDateTime,
+) -> AppResult<Vec<HazardRow>> {
     let mut q = hazards::table
         .select(HazardRow::as_select())
-        .filter(scope_filter!(hazards::region_path, scope))
         .order(hazards::id.desc())
         .limit(f.fetch)
         .into_boxed();
-    if let Some(w) = &f.within {
-        q = q.filter(scope_filter!(hazards::region_path, w));
-    }
+    q = match slice {
+        Slice::County(id) => q.filter(hazards::county_id.eq(*id)),
+        Slice::Township(id) => q.filter(hazards::township_id.eq(*id)),
+        Slice::Group(id) => q.filter(hazards::group_id.eq(*id)),
+        Slice::Village(path) => q
+            .filter(hazards::region_path.ge(path.clone()))
+            .filter(hazards::region_path.lt(subtree_end(path))),
+        Slice::Wide(Scope::Global) => q,
+        Slice::Wide(Scope::Paths(paths)) => q.filter(path_prefix_test(paths)),
+    };
     if let Some(s) = f.status {
         q = q.filter(hazards::status.eq(s.as_str()));
     }

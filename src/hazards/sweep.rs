@@ -15,7 +15,7 @@ use crate::hazards::model::Status;
 use crate::hazards::store::{self, HazardRow};
 use crate::AppState;
 
-pub const BATCH: i64 = 200;
+pub const BATCH: i64 = 500;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
@@ -57,16 +57,10 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
     loop {
         let (moved, idle) = db::write_tx(conn, |c| {
             let ids = claim_due(c, now, BATCH, &inert)?;
-            let mut moved = 0;
-            let mut idle = Vec::new();
             // The claimed rows are locked (PostgreSQL) or the write lock is held (SQLite), so
-            // reading them in one query sees what each move will be checked against.
-            for row in store::get_many(c, &ids)? {
-                match store::expire(c, &row, &mut stations, now)? {
-                    Some(_) => moved += 1,
-                    None => idle.push(row.id),
-                }
-            }
+            // what is read now is what the batch moves.
+            let rows = store::get_many(c, &ids)?;
+            let (moved, idle) = store::expire_batch(c, &rows, &mut stations, now)?;
             Ok((moved, (ids.len(), idle)))
         })?;
         report.expired += moved;

@@ -36,121 +36,221 @@ impl Place {
 /// its county, police officers of the station over the township, fire officers of the
 /// department over the county.
 pub fn staff(conn: &mut DbConn, place: Place, roles: &[Role]) -> AppResult<Vec<i64>> {
-    let mut out: Vec<i64> = Vec::new();
-    let by_region: Vec<(Role, i64)> = [
-        (Role::GridLeader, place.group_id),
-        (Role::GridInspector, place.group_id),
-        (Role::GridHandler, place.group_id),
-        (Role::GridCoordinator, place.group_id),
-        (Role::VillageCadre, place.village_id),
-        (Role::VillagePolice, place.village_id),
-        (Role::TownshipOfficial, place.township_id),
-        (Role::CountyOfficial, place.county_id),
-    ]
-    .into_iter()
-    .filter(|(role, _)| roles.contains(role))
-    .collect();
-    if !by_region.is_empty() {
-        // One query of fixed shape (kept prepared) for every (role, region) pair: all roles
-        // bound to the place's four regions, narrowed to the wanted pairs here.
-        let rows: Vec<(String, Option<i64>, i64)> = role_assignments::table
-            .inner_join(users::table)
-            .filter(
-                role_assignments::region_id
-                    .eq(place.group_id)
-                    .or(role_assignments::region_id.eq(place.village_id))
-                    .or(role_assignments::region_id.eq(place.township_id))
-                    .or(role_assignments::region_id.eq(place.county_id)),
-            )
-            .filter(users::disabled.eq(false))
-            .select((
-                role_assignments::role,
-                role_assignments::region_id,
-                role_assignments::user_id,
-            ))
-            .load(conn)?;
-        out.extend(rows.into_iter().filter_map(|(role, region, user)| {
-            by_region
-                .iter()
-                .any(|(r, id)| r.as_str() == role && Some(*id) == region)
-                .then_some(user)
-        }));
-    }
-    let by_org: Vec<(Role, &str, i64)> = [
-        (Role::PoliceOfficer, "police_station", place.township_id),
-        (Role::FireOfficer, "fire_department", place.county_id),
-    ]
-    .into_iter()
-    .filter(|(role, _, _)| roles.contains(role))
-    .collect();
-    if !by_org.is_empty() {
-        // Officers of the organisations whose jurisdiction covers the place's township or
-        // county, in one query of fixed shape, narrowed to the wanted kinds here.
-        let rows: Vec<(String, String, i64, i64)> = role_assignments::table
-            .inner_join(users::table)
-            .inner_join(
-                organization_jurisdictions::table.on(organization_jurisdictions::organization_id
-                    .nullable()
-                    .eq(role_assignments::organization_id)),
-            )
-            .filter(
-                organization_jurisdictions::region_id
-                    .eq(place.township_id)
-                    .or(organization_jurisdictions::region_id.eq(place.county_id)),
-            )
-            .filter(users::disabled.eq(false))
-            .select((
-                role_assignments::role,
-                organization_jurisdictions::kind,
-                organization_jurisdictions::region_id,
-                role_assignments::user_id,
-            ))
-            .load(conn)?;
-        out.extend(rows.into_iter().filter_map(|(role, kind, region, user)| {
-            by_org
-                .iter()
-                .any(|(r, k, id)| r.as_str() == role && *k == kind && *id == region)
-                .then_some(user)
-        }));
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    Ok(Staff::load(conn, &[place], roles)?.at(place, roles))
 }
 
-/// Writes one notification per recipient (never to the person who caused it), in one
-/// multi-row INSERT (which diesel builds per backend, not through the connection enum).
+/// Who holds which role where, for a set of places, read in (at most) two queries; the deadline
+/// sweep reads it once per batch of cases instead of twice per case.
+#[derive(Debug, Default)]
+pub struct Staff {
+    /// (role, region, user) of roles bound to one of the places' regions.
+    by_region: Vec<(String, Option<i64>, i64)>,
+    /// (role, organisation kind, jurisdiction region, user) of officers over the places.
+    by_org: Vec<(String, String, i64, i64)>,
+}
+
+impl Staff {
+    /// Loads what answering `at(place, roles)` needs for every one of `places`.
+    pub fn load(conn: &mut DbConn, places: &[Place], roles: &[Role]) -> AppResult<Staff> {
+        let mut staff = Staff::default();
+        let region_roles = [
+            Role::GridLeader,
+            Role::GridInspector,
+            Role::GridHandler,
+            Role::GridCoordinator,
+            Role::VillageCadre,
+            Role::VillagePolice,
+            Role::TownshipOfficial,
+            Role::CountyOfficial,
+        ];
+        if roles.iter().any(|r| region_roles.contains(r)) {
+            macro_rules! by_region {
+                ($filter:expr) => {
+                    role_assignments::table
+                        .inner_join(users::table)
+                        .filter($filter)
+                        .filter(users::disabled.eq(false))
+                        .select((
+                            role_assignments::role,
+                            role_assignments::region_id,
+                            role_assignments::user_id,
+                        ))
+                        .load(conn)?
+                };
+            }
+            staff.by_region = match places {
+                // One query of fixed shape (kept prepared) for a single place: all roles bound
+                // to its four regions, narrowed to the wanted pairs by `at`.
+                [p] => by_region!(role_assignments::region_id
+                    .eq(p.group_id)
+                    .or(role_assignments::region_id.eq(p.village_id))
+                    .or(role_assignments::region_id.eq(p.township_id))
+                    .or(role_assignments::region_id.eq(p.county_id))),
+                _ => {
+                    let mut ids: Vec<i64> = places
+                        .iter()
+                        .flat_map(|p| [p.group_id, p.village_id, p.township_id, p.county_id])
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut rows = Vec::new();
+                    for chunk in ids.chunks(1000) {
+                        rows.extend(by_region!(role_assignments::region_id.eq_any(chunk)));
+                    }
+                    rows
+                }
+            };
+        }
+        if roles.contains(&Role::PoliceOfficer) || roles.contains(&Role::FireOfficer) {
+            macro_rules! by_org {
+                ($filter:expr) => {
+                    role_assignments::table
+                        .inner_join(users::table)
+                        .inner_join(
+                            organization_jurisdictions::table.on(
+                                organization_jurisdictions::organization_id
+                                    .nullable()
+                                    .eq(role_assignments::organization_id),
+                            ),
+                        )
+                        .filter($filter)
+                        .filter(users::disabled.eq(false))
+                        .select((
+                            role_assignments::role,
+                            organization_jurisdictions::kind,
+                            organization_jurisdictions::region_id,
+                            role_assignments::user_id,
+                        ))
+                        .load(conn)?
+                };
+            }
+            // Officers of the organisations whose jurisdiction covers a place's township or
+            // county, narrowed to the wanted kinds by `at`.
+            staff.by_org = match places {
+                [p] => by_org!(organization_jurisdictions::region_id
+                    .eq(p.township_id)
+                    .or(organization_jurisdictions::region_id.eq(p.county_id))),
+                _ => {
+                    let mut ids: Vec<i64> = places
+                        .iter()
+                        .flat_map(|p| [p.township_id, p.county_id])
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut rows = Vec::new();
+                    for chunk in ids.chunks(1000) {
+                        rows.extend(by_org!(organization_jurisdictions::region_id.eq_any(chunk)));
+                    }
+                    rows
+                }
+            };
+        }
+        Ok(staff)
+    }
+
+    /// The users holding one of `roles` where they answer for `place` (loaded before).
+    pub fn at(&self, place: Place, roles: &[Role]) -> Vec<i64> {
+        let wanted_regions: Vec<(Role, i64)> = [
+            (Role::GridLeader, place.group_id),
+            (Role::GridInspector, place.group_id),
+            (Role::GridHandler, place.group_id),
+            (Role::GridCoordinator, place.group_id),
+            (Role::VillageCadre, place.village_id),
+            (Role::VillagePolice, place.village_id),
+            (Role::TownshipOfficial, place.township_id),
+            (Role::CountyOfficial, place.county_id),
+        ]
+        .into_iter()
+        .filter(|(role, _)| roles.contains(role))
+        .collect();
+        let wanted_orgs: Vec<(Role, &str, i64)> = [
+            (Role::PoliceOfficer, "police_station", place.township_id),
+            (Role::FireOfficer, "fire_department", place.county_id),
+        ]
+        .into_iter()
+        .filter(|(role, _, _)| roles.contains(role))
+        .collect();
+        let mut out: Vec<i64> = self
+            .by_region
+            .iter()
+            .filter(|(role, region, _)| {
+                wanted_regions
+                    .iter()
+                    .any(|(r, id)| r.as_str() == role && Some(*id) == *region)
+            })
+            .map(|(_, _, user)| *user)
+            .chain(
+                self.by_org
+                    .iter()
+                    .filter(|(role, kind, region, _)| {
+                        wanted_orgs
+                            .iter()
+                            .any(|(r, k, id)| r.as_str() == role && k == kind && id == region)
+                    })
+                    .map(|(_, _, _, user)| *user),
+            )
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// One notification to write.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub user_id: i64,
+    pub hazard_id: Option<i64>,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Writes one notification per recipient (never to the person who caused it).
 pub fn send(
     conn: &mut DbConn,
     recipients: &[i64],
     except: Option<i64>,
     hazard_id: Option<i64>,
-    kind: &str,
+    kind: &'static str,
     message: &str,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
-    let rows: Vec<_> = recipients
+    let out: Vec<Outgoing> = recipients
         .iter()
         .filter(|&&user_id| Some(user_id) != except)
-        .map(|&user_id| {
-            (
-                notifications::user_id.eq(user_id),
-                notifications::hazard_id.eq(hazard_id),
-                notifications::kind.eq(kind),
-                notifications::message.eq(message),
-                notifications::created_at.eq(now),
-            )
+        .map(|&user_id| Outgoing {
+            user_id,
+            hazard_id,
+            kind,
+            message: message.to_string(),
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(0);
+    send_all(conn, &out, now)
+}
+
+/// Writes notifications in multi-row INSERTs (which diesel builds per backend, not through the
+/// connection enum), in chunks well inside either backend's bind-parameter limit.
+pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<usize> {
+    for chunk in out.chunks(1000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|o| {
+                (
+                    notifications::user_id.eq(o.user_id),
+                    notifications::hazard_id.eq(o.hazard_id),
+                    notifications::kind.eq(o.kind),
+                    notifications::message.eq(&o.message),
+                    notifications::created_at.eq(now),
+                )
+            })
+            .collect();
+        let insert = diesel::insert_into(notifications::table).values(&rows);
+        match conn {
+            DbConn::Pg(c) => insert.execute(c)?,
+            DbConn::Sqlite(c) => insert.execute(c)?,
+        };
     }
-    let insert = diesel::insert_into(notifications::table).values(&rows);
-    match conn {
-        DbConn::Pg(c) => insert.execute(c)?,
-        DbConn::Sqlite(c) => insert.execute(c)?,
-    };
-    Ok(rows.len())
+    Ok(out.len())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -284,3 +284,11 @@ pub fn by_codes(conn: &mut DbConn, codes: &[String]) -> AppResult<Vec<RegionRow>
     }
     Ok(out)
 }
+
+/// Regions with these materialised paths (a scope's handful of subtree roots).
+pub fn by_paths(conn: &mut DbConn, paths: &[String]) -> AppResult<Vec<RegionRow>> {
+    Ok(regions::table
+        .filter(regions::path.eq_any(paths))
+        .select(RegionRow::as_select())
+        .load(conn)?)
+}
