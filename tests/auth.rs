@@ -294,6 +294,33 @@ async fn logout_ends_the_session_only(b: Backend) {
     app.get("/api/v1/me", Some(&laptop))
         .await
         .assert_status(200);
+    // The case endpoints load the caller inside their own database call (`Caller`): the same
+    // checks apply there, before anything is read or written.
+    for path in [
+        "/api/v1/hazards",
+        "/api/v1/hazards/1",
+        "/api/v1/hazards/1/events",
+        "/api/v1/hazards/1/attachments",
+        "/api/v1/me/notifications",
+    ] {
+        app.get(path, Some(&phone))
+            .await
+            .assert_problem(401, "unauthenticated");
+        let r = app.get(path, None).await;
+        r.assert_problem(401, "unauthenticated");
+        assert_eq!(r.headers.get("www-authenticate").unwrap(), "Bearer");
+        app.get(path, Some(&laptop)).await;
+    }
+    let report = json!({
+        "group_id": 1, "category": "electrical", "severity": "general", "title": "私拉电线",
+        "description": "院内私拉电线", "source": "patrol"
+    });
+    app.post("/api/v1/hazards", Some(&phone), report)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/api/v1/hazards", Some(&laptop))
+        .await
+        .assert_status(200);
 }
 
 async fn changing_the_password_ends_every_token(b: Backend) {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::attachments::image;
 use crate::attachments::store::{self, Attachment};
 use crate::auth::policy::{authorize, Capability, Target};
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Caller, Principal};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::hazards::store as hazard_store;
@@ -177,15 +177,16 @@ pub async fn upload_attachment(
 #[get("/hazards/{id}/attachments")]
 pub async fn list_attachments(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Vec<Attachment>>> {
     let id = id.into_inner();
-    let rows = db::run(&state.pool, move |conn| {
-        hazard_store::visible(conn, &p, id)?;
-        store::of_hazard(conn, id)
-    })
-    .await?;
+    let rows = caller
+        .run(&state.pool, move |conn, p| {
+            hazard_store::visible(conn, &p, id)?;
+            store::of_hazard(conn, id)
+        })
+        .await?;
     Ok(web::Json(rows.iter().map(|r| r.to_api()).collect()))
 }
 
@@ -195,16 +196,17 @@ pub async fn list_attachments(
 #[get("/attachments/{id}")]
 pub async fn get_attachment(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let row = db::run(&state.pool, move |conn| {
-        let a = store::get(conn, id)?;
-        hazard_store::visible(conn, &p, a.hazard_id)?;
-        Ok(a)
-    })
-    .await?;
+    let row = caller
+        .run(&state.pool, move |conn, p| {
+            let a = store::get(conn, id)?;
+            hazard_store::visible(conn, &p, a.hazard_id)?;
+            Ok(a)
+        })
+        .await?;
     let data_dir = state.settings.data_dir.clone();
     let sha = row.sha256.clone();
     let bytes = web::block(move || store::read_blob(&data_dir, &sha)).await??;

@@ -76,6 +76,7 @@ impl ManageConnection for Manager {
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
+                configure_sqlite();
                 let mut c = SqliteConnection::establish(sqlite_path(&self.url))
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed while one writer writes; the busy timeout makes a
@@ -105,6 +106,36 @@ impl ManageConnection for Manager {
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
         false
     }
+}
+
+/// SQLite's process-wide settings, applied once before the first connection opens (SQLite
+/// ignores them, with SQLITE_MISUSE, once it has initialised; then they simply do not apply).
+///
+/// - Multi-thread mode instead of serialized: the pool hands each connection (and its cached
+///   statements) to one thread at a time, so SQLite's per-connection mutexes only cost time.
+/// - No global memory statistics: keeping them takes one process-wide mutex on every
+///   allocation, which under load showed up as futex waits between the blocking threads.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use libsqlite3_sys as ffi;
+        // SAFETY: sqlite3_config is called before any connection of this process exists (the
+        // pool opens them all through `Manager::connect`, which comes here first); a call that
+        // comes too late only returns SQLITE_MISUSE.
+        let (threads, memstatus) = unsafe {
+            (
+                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD),
+                ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int),
+            )
+        };
+        if threads != ffi::SQLITE_OK || memstatus != ffi::SQLITE_OK {
+            tracing::debug!(
+                threads,
+                memstatus,
+                "SQLite was initialised before it could be configured"
+            );
+        }
+    });
 }
 
 /// Builds the pool without connecting: a server whose database is briefly down still starts

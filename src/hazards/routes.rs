@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Caller, Principal};
 use crate::auth::scope::Scope;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
@@ -91,7 +91,7 @@ fn one(
 #[post("/hazards")]
 pub async fn report_hazard(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     req: HttpRequest,
     body: JsonBody<NewHazard>,
 ) -> AppResult<HttpResponse> {
@@ -102,13 +102,14 @@ pub async fn report_hazard(
         "POST /hazards",
         &serde_json::to_vec(&new).unwrap_or_default(),
     );
-    let stored = db::run_tx(&state.pool, move |conn| {
-        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
-            let row = store::create(conn, &p, &new, db::now())?;
-            Ok((201, one(conn, &p, row)?))
+    let stored = caller
+        .run_tx(&state.pool, move |conn, p| {
+            idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+                let row = store::create(conn, &p, &new, db::now())?;
+                Ok((201, one(conn, &p, row)?))
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(respond(stored))
 }
 
@@ -118,15 +119,16 @@ pub async fn report_hazard(
 #[get("/hazards/{id}")]
 pub async fn get_hazard(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let row = store::visible(conn, &p, id)?;
-        one(conn, &p, row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let row = store::visible(conn, &p, id)?;
+            one(conn, &p, row)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -136,15 +138,16 @@ pub async fn get_hazard(
 #[get("/hazards/{id}/events")]
 pub async fn hazard_events(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Vec<Event>>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        store::visible(conn, &p, id)?;
-        events::timeline(conn, id)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            store::visible(conn, &p, id)?;
+            events::timeline(conn, id)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -156,7 +159,7 @@ pub async fn hazard_events(
 #[post("/hazards/{id}/actions")]
 pub async fn act_on_hazard(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     req: HttpRequest,
     body: JsonBody<ActionRequest>,
@@ -168,13 +171,14 @@ pub async fn act_on_hazard(
         &format!("POST /hazards/{id}/actions"),
         &serde_json::to_vec(&action).unwrap_or_default(),
     );
-    let stored = db::run_tx(&state.pool, move |conn| {
-        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
-            let row = store::act(conn, &p, id, &action, db::now())?;
-            Ok((200, one(conn, &p, row)?))
+    let stored = caller
+        .run_tx(&state.pool, move |conn, p| {
+            idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+                let row = store::act(conn, &p, id, &action, db::now())?;
+                Ok((200, one(conn, &p, row)?))
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(respond(stored))
 }
 
@@ -203,7 +207,7 @@ pub struct HazardQuery {
 #[get("/hazards")]
 pub async fn list_hazards(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     q: web::Query<HazardQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Hazard>>> {
@@ -223,17 +227,18 @@ pub async fn list_hazards(
         fetch: limit + 1,
     };
     let region_id = q.region_id;
-    let items = db::run(&state.pool, move |conn| {
-        if let Some(rid) = region_id {
-            let r = region_store::get(conn, rid)?;
-            authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
-            f.within = Some(Scope::from_paths(vec![r.path]));
-        }
-        let now = db::now();
-        let rows = store::list(conn, &p.scope, &f, now)?;
-        store::to_api(conn, &rows, None, now)
-    })
-    .await?;
+    let items = caller
+        .run(&state.pool, move |conn, p| {
+            if let Some(rid) = region_id {
+                let r = region_store::get(conn, rid)?;
+                authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
+                f.within = Some(Scope::from_paths(vec![r.path]));
+            }
+            let now = db::now();
+            let rows = store::list(conn, &p.scope, &f, now)?;
+            store::to_api(conn, &rows, None, now)
+        })
+        .await?;
     Ok(web::Json(Page::from_rows(items, limit, |h: &Hazard| h.id)))
 }
 

@@ -4,7 +4,7 @@ use actix_web::{get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::principal::Principal;
+use crate::auth::principal::Caller;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
@@ -29,17 +29,18 @@ pub struct InboxQuery {
 #[get("/me/notifications")]
 pub async fn list_notifications(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     q: web::Query<InboxQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Notification>>> {
     let limit = page.limit()?;
     let before = page.after_id()?;
     let unread = q.unread.unwrap_or(false);
-    let rows = db::run(&state.pool, move |conn| {
-        store::list(conn, p.user_id, unread, before, limit + 1)
-    })
-    .await?;
+    let rows = caller
+        .run(&state.pool, move |conn, p| {
+            store::list(conn, p.user_id, unread, before, limit + 1)
+        })
+        .await?;
     let items = rows.iter().map(|r| r.to_api()).collect();
     Ok(web::Json(Page::from_rows(
         items,
@@ -54,16 +55,17 @@ pub async fn list_notifications(
 #[post("/me/notifications/{id}/read")]
 pub async fn read_notification(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Notification>> {
     let id = id.into_inner();
-    let row = db::run(&state.pool, move |conn| {
-        if !store::mark_read(conn, p.user_id, id, db::now())? {
-            return Err(AppError::not_found());
-        }
-        store::get(conn, id)
-    })
-    .await?;
+    let row = caller
+        .run(&state.pool, move |conn, p| {
+            if !store::mark_read(conn, p.user_id, id, db::now())? {
+                return Err(AppError::not_found());
+            }
+            store::get(conn, id)
+        })
+        .await?;
     Ok(web::Json(row.to_api()))
 }
