@@ -20,6 +20,14 @@ pub fn get(conn: &mut DbConn, id: i64) -> AppResult<RegionRow> {
 }
 
 pub fn get_many(conn: &mut DbConn, ids: &[i64]) -> AppResult<Vec<RegionRow>> {
+    if let [id] = ids {
+        // One case's group (every single-case response): a fixed-shape statement that diesel
+        // keeps prepared, where an `IN (…)` list would be parsed afresh each time.
+        return Ok(regions::table
+            .find(*id)
+            .select(RegionRow::as_select())
+            .load(conn)?);
+    }
     Ok(regions::table
         .filter(regions::id.eq_any(ids))
         .select(RegionRow::as_select())
