@@ -154,7 +154,15 @@ pub fn append(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResu
         .select((hazard_events::seq, hazard_events::hash))
         .first(conn)
         .optional()?;
-    let s = seal(&e, last, now);
+    store(conn, seal(&e, last, now))
+}
+
+/// The first event of a case created in this transaction: there is nothing before it to read.
+pub fn append_first(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> AppResult<EventRow> {
+    store(conn, seal(&e, None, now))
+}
+
+fn store(conn: &mut DbConn, s: Sealed) -> AppResult<EventRow> {
     let id: i64 = diesel::insert_into(hazard_events::table)
         .values(&s)
         .returning(hazard_events::id)

@@ -412,38 +412,40 @@ pub fn create(
     }
     let case_no = next_case_no(conn, county.id, &county.code, now.year())?;
     let status = Status::Open;
-    let id: i64 = diesel::insert_into(hazards::table)
-        .values((
-            hazards::case_no.eq(&case_no),
-            hazards::county_id.eq(county.id),
-            hazards::group_id.eq(group.id),
-            hazards::township_id.eq(place.township_id),
-            hazards::region_path.eq(&group.path),
-            hazards::premises_id.eq(new.premises_id),
-            hazards::category.eq(new.category.as_str()),
-            hazards::severity.eq(new.severity.as_str()),
-            hazards::title.eq(new.title.trim()),
-            hazards::description.eq(new.description.trim()),
-            hazards::address.eq(new.address.as_deref().map(str::trim)),
-            hazards::lat.eq(new.lat),
-            hazards::lng.eq(new.lng),
-            hazards::source.eq(new.source.as_str()),
-            hazards::reporter_user_id.eq(p.user_id),
-            hazards::status.eq(status.as_str()),
-            hazards::level.eq(Level::Group.as_str()),
-            hazards::found_at.eq(new.found_at.map(|t| t.naive_utc())),
-            hazards::created_at.eq(now),
-            hazards::updated_at.eq(now),
-            hazards::version.eq(1),
-        ))
-        .returning(hazards::id)
-        .get_result(conn)?;
-    let row = get(conn, id)?;
+    let insert = diesel::insert_into(hazards::table).values((
+        hazards::case_no.eq(&case_no),
+        hazards::county_id.eq(county.id),
+        hazards::group_id.eq(group.id),
+        hazards::township_id.eq(place.township_id),
+        hazards::region_path.eq(&group.path),
+        hazards::premises_id.eq(new.premises_id),
+        hazards::category.eq(new.category.as_str()),
+        hazards::severity.eq(new.severity.as_str()),
+        hazards::title.eq(new.title.trim()),
+        hazards::description.eq(new.description.trim()),
+        hazards::address.eq(new.address.as_deref().map(str::trim)),
+        hazards::lat.eq(new.lat),
+        hazards::lng.eq(new.lng),
+        hazards::source.eq(new.source.as_str()),
+        hazards::reporter_user_id.eq(p.user_id),
+        hazards::status.eq(status.as_str()),
+        hazards::level.eq(Level::Group.as_str()),
+        hazards::found_at.eq(new.found_at.map(|t| t.naive_utc())),
+        hazards::created_at.eq(now),
+        hazards::updated_at.eq(now),
+        hazards::version.eq(1),
+    ));
+    // The new row comes back with the insert (RETURNING, built per backend): no second read.
+    let row: HazardRow = match conn {
+        DbConn::Pg(c) => insert.returning(HazardRow::as_returning()).get_result(c)?,
+        DbConn::Sqlite(c) => insert.returning(HazardRow::as_returning()).get_result(c)?,
+    };
+    let id = row.id;
     let params = serde_json::json!({
         "category": new.category, "severity": new.severity, "source": new.source,
         "title": row.title, "found_at": new.found_at,
     });
-    events::append(
+    events::append_first(
         conn,
         NewEvent {
             hazard_id: id,
