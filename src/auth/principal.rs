@@ -325,11 +325,8 @@ impl Caller {
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
     {
-        db::run(pool, move |conn| {
-            let p = load_principal(conn, &self.claims)?;
-            db::write_tx(conn, |conn| f(conn, p))
-        })
-        .await
+        self.run(pool, move |conn, p| db::write_tx(conn, |conn| f(conn, p)))
+            .await
     }
 }
 

@@ -87,12 +87,9 @@ impl Staff {
                     .or(role_assignments::region_id.eq(p.township_id))
                     .or(role_assignments::region_id.eq(p.county_id))),
                 _ => {
-                    let mut ids: Vec<i64> = places
-                        .iter()
-                        .flat_map(|p| [p.group_id, p.village_id, p.township_id, p.county_id])
-                        .collect();
-                    ids.sort_unstable();
-                    ids.dedup();
+                    let ids = distinct(places, |p| {
+                        [p.group_id, p.village_id, p.township_id, p.county_id]
+                    });
                     let mut rows = Vec::new();
                     for chunk in ids.chunks(1000) {
                         rows.extend(by_region!(role_assignments::region_id.eq_any(chunk)));
@@ -131,12 +128,7 @@ impl Staff {
                     .eq(p.township_id)
                     .or(organization_jurisdictions::region_id.eq(p.county_id))),
                 _ => {
-                    let mut ids: Vec<i64> = places
-                        .iter()
-                        .flat_map(|p| [p.township_id, p.county_id])
-                        .collect();
-                    ids.sort_unstable();
-                    ids.dedup();
+                    let ids = distinct(places, |p| [p.township_id, p.county_id]);
                     let mut rows = Vec::new();
                     for chunk in ids.chunks(1000) {
                         rows.extend(by_org!(organization_jurisdictions::region_id.eq_any(chunk)));
@@ -194,6 +186,14 @@ impl Staff {
         out.dedup();
         out
     }
+}
+
+/// The distinct region ids `of` the places, sorted.
+fn distinct<const N: usize>(places: &[Place], of: impl Fn(&Place) -> [i64; N]) -> Vec<i64> {
+    let mut ids: Vec<i64> = places.iter().flat_map(of).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// One notification to write.
