@@ -86,15 +86,7 @@ struct Setup {
     other_hazard: i64,
 }
 
-async fn setup<S, B>(app: &TestApp<S>) -> Setup
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn setup(app: &TestApp) -> Setup {
     let root = root_token(app).await;
     let t = tree(app, &root).await;
     let (_, inspector) = user_with_role(

@@ -125,15 +125,7 @@ async fn import_applies_once_and_reruns_change_nothing(b: Backend) {
     );
 }
 
-async fn region_id<S, B>(app: &common::TestApp<S>, token: &str, code: &str) -> i64
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn region_id(app: &common::TestApp, token: &str, code: &str) -> i64 {
     let r = app.get("/api/v1/regions?limit=200", Some(token)).await;
     r.body["items"]
         .as_array()

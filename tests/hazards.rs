@@ -3,184 +3,13 @@
 
 mod common;
 
-use actix_http::Request;
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::TestRequest;
 use common::*;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-/// One user per role around 湟中区 › 李家山镇 › 李家山村 › 一组, and one in 大通县.
-struct World {
-    t: Tree,
-    /// 李家山派出所, over 李家山镇.
-    station: i64,
-    /// The user id of the county official.
-    county_official: i64,
-    root: String,
-    inspector: String,
-    handler: String,
-    cadre: String,
-    official: String,
-    police: String,
-    fire: String,
-    county: String,
-    outsider: String,
-}
-
-async fn world<S, B>(app: &TestApp<S>) -> World
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let root = root_token(app).await;
-    let t = tree(app, &root).await;
-    let station = create_org(app, &root, "police_station", "李家山派出所", t.township).await;
-    let fire_dept = create_org(
-        app,
-        &root,
-        "fire_department",
-        "湟中区消防救援大队",
-        t.county,
-    )
-    .await;
-    for (org, region) in [(station, t.township), (fire_dept, t.county)] {
-        app.json(
-            actix_web::http::Method::PUT,
-            &format!("/api/v1/organizations/{org}/jurisdiction"),
-            Some(&root),
-            Some(json!({"region_ids": [region]})),
-        )
-        .await
-        .assert_status(200);
-    }
-    let (_, inspector) = user_with_role(
-        app,
-        &root,
-        "xunchayuan",
-        t.group,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
-    let (_, handler) = user_with_role(
-        app,
-        &root,
-        "chuzhiyuan",
-        t.group,
-        "grid_handler",
-        Some(t.group),
-        None,
-    )
-    .await;
-    let (_, cadre) = user_with_role(
-        app,
-        &root,
-        "cungabu",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
-    let (_, official) = user_with_role(
-        app,
-        &root,
-        "zhenguanyuan",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    let (_, police) = user_with_role(
-        app,
-        &root,
-        "minjing",
-        t.township,
-        "police_officer",
-        None,
-        Some(station),
-    )
-    .await;
-    let (_, fire) = user_with_role(
-        app,
-        &root,
-        "xiaofang",
-        t.county,
-        "fire_officer",
-        None,
-        Some(fire_dept),
-    )
-    .await;
-    let (county_official, county) = user_with_role(
-        app,
-        &root,
-        "xianling",
-        t.county,
-        "county_official",
-        Some(t.county),
-        None,
-    )
-    .await;
-    let (_, outsider) = user_with_role(
-        app,
-        &root,
-        "datong",
-        t.other_township,
-        "township_official",
-        Some(t.other_township),
-        None,
-    )
-    .await;
-    World {
-        t,
-        station,
-        county_official,
-        root,
-        inspector,
-        handler,
-        cadre,
-        official,
-        police,
-        fire,
-        county,
-        outsider,
-    }
-}
-
-fn hazard_body(group: i64, severity: &str, title: &str) -> Value {
-    json!({
-        "group_id": group,
-        "category": "electrical",
-        "severity": severity,
-        "title": title,
-        "description": "村民家中私拉乱接电线，插排串接使用",
-        "address": "李家山村一组12号",
-        "lat": 36.5, "lng": 101.6,
-        "source": "patrol",
-        "found_at": "2026-11-27T08:30:00Z"
-    })
-}
-
-/// Reports a case and returns its id.
-async fn report<S, B>(app: &TestApp<S>, token: &str, body: Value) -> i64
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let r = app.post("/api/v1/hazards", Some(token), body).await;
-    id_of(r.assert_status(201))
-}
-
-async fn act<S, B>(app: &TestApp<S>, token: &str, id: i64, body: Value) -> Resp
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn act(app: &TestApp, token: &str, id: i64, body: Value) -> Resp {
     app.post(&format!("/api/v1/hazards/{id}/actions"), Some(token), body)
         .await
 }
@@ -198,11 +27,7 @@ fn in_an_hour() -> String {
     (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339()
 }
 
-async fn notification_kinds<S, B>(app: &TestApp<S>, token: &str) -> Vec<String>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+async fn notification_kinds(app: &TestApp, token: &str) -> Vec<String> {
     let r = app
         .get("/api/v1/me/notifications?limit=200", Some(token))
         .await;
@@ -216,18 +41,16 @@ where
 
 async fn the_whole_journey(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
 
     // An inspector reports a major hazard from the phone.
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "major", "液化气罐靠近灶台"),
-        )
+    let case = s
+        .case(Severity::Major)
+        .titled("液化气罐靠近灶台")
+        .build(&app)
         .await;
-    let case = r.assert_status(201).clone();
-    let id = id_of(&case);
+    let (id, case) = (case.id, case.json);
     assert_eq!(
         case["case_no"],
         format!("630106-{}-000001", chrono::Utc::now().format("%Y"))
@@ -249,10 +72,10 @@ async fn the_whole_journey(b: Backend) {
         ]
     );
     // A major report reaches the township, the station and the fire department at once.
-    assert!(notification_kinds(&app, &w.official)
+    assert!(notification_kinds(&app, &s.official)
         .await
         .contains(&"major_reported".to_string()));
-    assert!(notification_kinds(&app, &w.police)
+    assert!(notification_kinds(&app, &s.police)
         .await
         .contains(&"major_reported".to_string()));
 
@@ -267,7 +90,7 @@ async fn the_whole_journey(b: Backend) {
         .send(
             TestRequest::post()
                 .uri(&format!("/api/v1/hazards/{id}/attachments"))
-                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
                 .insert_header(("content-type", ct))
                 .set_payload(body),
         )
@@ -276,14 +99,14 @@ async fn the_whole_journey(b: Backend) {
     // The group escalates; the village classifies and escalates.
     let r = act(
         &app,
-        &w.inspector,
+        &s.inspector,
         id,
         json!({"action": "escalate", "reason": "组内无法整改"}),
     )
     .await;
     assert_eq!(r.assert_status(200)["level"], "village");
     let r = app
-        .get(&format!("/api/v1/hazards/{id}"), Some(&w.cadre))
+        .get(&format!("/api/v1/hazards/{id}"), Some(&s.cadre))
         .await;
     assert_eq!(
         actions(r.assert_status(200)),
@@ -298,23 +121,23 @@ async fn the_whole_journey(b: Backend) {
     );
     let r = act(
         &app,
-        &w.cadre,
+        &s.cadre,
         id,
         json!({"action": "classify", "difficulty": "hard"}),
     )
     .await;
     assert_eq!(r.assert_status(200)["difficulty"], "hard");
-    act(&app, &w.cadre, id, json!({"action": "escalate"}))
+    act(&app, &s.cadre, id, json!({"action": "escalate"}))
         .await
         .assert_status(200);
-    assert!(notification_kinds(&app, &w.official)
+    assert!(notification_kinds(&app, &s.official)
         .await
         .contains(&"arrived".to_string()));
 
     // The township sets a deadline; it passes; the system hands the case to the police.
     let r = act(
         &app,
-        &w.official,
+        &s.official,
         id,
         json!({"action": "set_deadline", "deadline": in_an_hour()}),
     )
@@ -325,7 +148,7 @@ async fn the_whole_journey(b: Backend) {
     let report = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
     assert_eq!(report.expired, 1);
     let r = app
-        .get(&format!("/api/v1/hazards/{id}"), Some(&w.police))
+        .get(&format!("/api/v1/hazards/{id}"), Some(&s.police))
         .await;
     let at_police = r.assert_status(200).clone();
     assert_eq!(at_police["level"], "police");
@@ -339,29 +162,29 @@ async fn the_whole_journey(b: Backend) {
             "comment"
         ]
     );
-    assert!(notification_kinds(&app, &w.police)
+    assert!(notification_kinds(&app, &s.police)
         .await
         .contains(&"overdue".to_string()));
 
     // The police enforce and list it for county supervision.
-    let r = act(&app, &w.police, id, json!({"action": "record_enforcement", "measure": "order_to_rectify", "document_no": "湟公(李)责改字〔2026〕12号"})).await;
+    let r = act(&app, &s.police, id, json!({"action": "record_enforcement", "measure": "order_to_rectify", "document_no": "湟公(李)责改字〔2026〕12号"})).await;
     r.assert_status(200);
     let r = act(
         &app,
-        &w.police,
+        &s.police,
         id,
         json!({"action": "list_for_supervision", "deadline": in_an_hour()}),
     )
     .await;
     assert_eq!(r.assert_status(200)["supervision_listed"], true);
-    assert!(notification_kinds(&app, &w.county)
+    assert!(notification_kinds(&app, &s.county)
         .await
         .contains(&"listed".to_string()));
 
     // The group's handler, on site, submits the rectification; the fire officer rejects it.
     let r = act(
         &app,
-        &w.handler,
+        &s.handler,
         id,
         json!({"action": "submit_rectification", "note": "已更换电线，插排已拆除"}),
     )
@@ -369,20 +192,20 @@ async fn the_whole_journey(b: Backend) {
     assert_eq!(r.assert_status(200)["status"], "awaiting_review");
     let r = act(
         &app,
-        &w.fire,
+        &s.fire,
         id,
         json!({"action": "reject_closure", "reason": "燃气罐仍未移出厨房"}),
     )
     .await;
     assert_eq!(r.assert_status(200)["status"], "open");
-    assert!(notification_kinds(&app, &w.handler)
+    assert!(notification_kinds(&app, &s.handler)
         .await
         .contains(&"closure_rejected".to_string()));
 
     // The police submit it again; the fire officer approves with the outcome.
     act(
         &app,
-        &w.police,
+        &s.police,
         id,
         json!({"action": "submit_rectification", "note": "燃气罐已移至室外专用柜"}),
     )
@@ -390,7 +213,7 @@ async fn the_whole_journey(b: Backend) {
     .assert_status(200);
     let r = act(
         &app,
-        &w.fire,
+        &s.fire,
         id,
         json!({"action": "approve_closure", "outcome": "rectified"}),
     )
@@ -406,7 +229,7 @@ async fn the_whole_journey(b: Backend) {
     let r = app
         .post(
             "/api/v1/spot-checks",
-            Some(&w.fire),
+            Some(&s.fire),
             json!({"region_id": w.t.county, "sample_size": 10}),
         )
         .await;
@@ -415,7 +238,7 @@ async fn the_whole_journey(b: Backend) {
     assert_eq!(sample[0]["id"], id);
     let r = act(
         &app,
-        &w.fire,
+        &s.fire,
         id,
         json!({"action": "spot_check", "passed": false, "note": "回访发现仍在使用串接插排"}),
     )
@@ -427,7 +250,7 @@ async fn the_whole_journey(b: Backend) {
     let r = app
         .post(
             "/api/v1/spot-checks",
-            Some(&w.fire),
+            Some(&s.fire),
             json!({"region_id": w.t.county, "sample_size": 10}),
         )
         .await;
@@ -435,7 +258,7 @@ async fn the_whole_journey(b: Backend) {
 
     // The timeline tells the whole story, chained by hashes.
     let r = app
-        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.county))
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.county))
         .await;
     let events = r.assert_status(200).as_array().unwrap().clone();
     let names: Vec<&str> = events
@@ -478,120 +301,76 @@ async fn the_whole_journey(b: Backend) {
 
 async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let id = report(
-        &app,
-        &w.inspector,
-        hazard_body(w.t.group, "general", "楼道堆放杂物"),
-    )
-    .await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let id = s
+        .case(Severity::General)
+        .titled("楼道堆放杂物")
+        .build(&app)
+        .await
+        .id;
     // Roles that may never do these.
-    act(&app, &w.inspector, id, json!({"action": "verify"}))
-        .await
-        .assert_problem(403, "forbidden");
-    act(
-        &app,
-        &w.inspector,
-        id,
-        json!({"action": "approve_closure", "outcome": "rectified"}),
-    )
-    .await
-    .assert_problem(403, "forbidden");
-    act(&app, &w.cadre, id, json!({"action": "transfer_to_police"}))
-        .await
-        .assert_problem(403, "forbidden");
-    act(
-        &app,
-        &w.fire,
-        id,
-        json!({"action": "record_enforcement", "measure": "fine", "document_no": "1"}),
-    )
-    .await
-    .assert_problem(403, "forbidden");
-    act(&app, &w.root, id, json!({"action": "escalate"}))
-        .await
-        .assert_problem(403, "forbidden");
+    let forbidden = [
+        (&s.inspector, json!({"action": "verify"})),
+        (
+            &s.inspector,
+            json!({"action": "approve_closure", "outcome": "rectified"}),
+        ),
+        (&s.cadre, json!({"action": "transfer_to_police"})),
+        (
+            &s.fire,
+            json!({"action": "record_enforcement", "measure": "fine", "document_no": "1"}),
+        ),
+        (&w.root, json!({"action": "escalate"})),
+    ];
+    for (token, body) in forbidden {
+        let r = act(&app, token, id, body).await;
+        r.assert_problem(403, "forbidden");
+    }
     // Roles that may, but not now or not at this level.
-    act(
-        &app,
-        &w.official,
-        id,
-        json!({"action": "transfer_to_police"}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
-    act(
-        &app,
-        &w.cadre,
-        id,
-        json!({"action": "classify", "difficulty": "easy"}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
-    act(&app, &w.cadre, id, json!({"action": "verify"}))
-        .await
-        .assert_problem(409, "invalid_transition");
-    act(
-        &app,
-        &w.fire,
-        id,
-        json!({"action": "reopen", "reason": "x"}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
-    act(
-        &app,
-        &w.official,
-        id,
-        json!({"action": "set_deadline", "deadline": in_an_hour()}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
-    act(
-        &app,
-        &w.police,
-        id,
-        json!({"action": "list_for_supervision", "deadline": in_an_hour()}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
+    let not_now = [
+        (&s.official, json!({"action": "transfer_to_police"})),
+        (
+            &s.cadre,
+            json!({"action": "classify", "difficulty": "easy"}),
+        ),
+        (&s.cadre, json!({"action": "verify"})),
+        (&s.fire, json!({"action": "reopen", "reason": "x"})),
+        (
+            &s.official,
+            json!({"action": "set_deadline", "deadline": in_an_hour()}),
+        ),
+        (
+            &s.police,
+            json!({"action": "list_for_supervision", "deadline": in_an_hour()}),
+        ),
+    ];
+    for (token, body) in not_now {
+        let r = act(&app, token, id, body).await;
+        r.assert_problem(409, "invalid_transition");
+    }
     // Bad parameters are 422 and change nothing.
-    let r = act(
-        &app,
-        &w.inspector,
-        id,
-        json!({"action": "set_deadline", "deadline": "2020-01-01T00:00:00Z"}),
-    )
-    .await;
-    assert_eq!(r.body["errors"][0]["field"], "deadline");
-    let r = act(
-        &app,
-        &w.inspector,
-        id,
-        json!({"action": "escalate", "to_level": "township"}),
-    )
-    .await;
-    assert_eq!(r.body["errors"][0]["field"], "to_level");
-    let r = act(&app, &w.inspector, id, json!({"action": "fly"})).await;
-    assert_eq!(r.body["errors"][0]["field"], "action");
-    let r = act(
-        &app,
-        &w.inspector,
-        id,
-        json!({"action": "escalate", "reson": "typo"}),
-    )
-    .await;
-    assert_eq!(r.body["errors"][0]["field"], "reson");
-    let r = act(
-        &app,
-        &w.inspector,
-        id,
-        json!({"action": "submit_rectification", "note": "好了", "attachment_ids": [999]}),
-    )
-    .await;
-    assert_eq!(r.body["errors"][0]["field"], "attachment_ids");
+    for (body, field) in [
+        (
+            json!({"action": "set_deadline", "deadline": "2020-01-01T00:00:00Z"}),
+            "deadline",
+        ),
+        (
+            json!({"action": "escalate", "to_level": "township"}),
+            "to_level",
+        ),
+        (json!({"action": "fly"}), "action"),
+        (json!({"action": "escalate", "reson": "typo"}), "reson"),
+        (
+            json!({"action": "submit_rectification", "note": "好了", "attachment_ids": [999]}),
+            "attachment_ids",
+        ),
+    ] {
+        let r = act(&app, &s.inspector, id, body).await;
+        assert_eq!(r.body["errors"][0]["field"], field);
+    }
     let r = app
-        .get(&format!("/api/v1/hazards/{id}"), Some(&w.inspector))
+        .get(&format!("/api/v1/hazards/{id}"), Some(&s.inspector))
         .await;
     let unchanged = r.assert_status(200);
     assert_eq!(
@@ -601,7 +380,7 @@ async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
     // A stale expected_version.
     act(
         &app,
-        &w.inspector,
+        &s.inspector,
         id,
         json!({"action": "comment", "text": "已通知户主", "expected_version": 1}),
     )
@@ -609,7 +388,7 @@ async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
     .assert_status(200);
     act(
         &app,
-        &w.inspector,
+        &s.inspector,
         id,
         json!({"action": "comment", "text": "再次通知", "expected_version": 1}),
     )
@@ -619,20 +398,21 @@ async fn wrong_roles_are_403_and_wrong_moments_409(b: Backend) {
 
 async fn four_eyes_and_police_transfer_rules(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let id = report(
-        &app,
-        &w.inspector,
-        hazard_body(w.t.group, "general", "灭火器过期"),
-    )
-    .await;
-    act(&app, &w.inspector, id, json!({"action": "escalate"}))
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let id = s
+        .case(Severity::General)
+        .titled("灭火器过期")
+        .build(&app)
+        .await
+        .id;
+    act(&app, &s.inspector, id, json!({"action": "escalate"}))
         .await
         .assert_status(200);
     // The village cadre submits at village level and may not approve their own work.
     act(
         &app,
-        &w.cadre,
+        &s.cadre,
         id,
         json!({"action": "submit_rectification", "note": "已更换灭火器"}),
     )
@@ -640,18 +420,18 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
     act(
         &app,
-        &w.official,
+        &s.official,
         id,
         json!({"action": "reject_closure", "reason": "缺少照片"}),
     )
     .await
     .assert_status(200);
-    act(&app, &w.cadre, id, json!({"action": "escalate"}))
+    act(&app, &s.cadre, id, json!({"action": "escalate"}))
         .await
         .assert_status(200);
     act(
         &app,
-        &w.official,
+        &s.official,
         id,
         json!({"action": "submit_rectification", "note": "镇里已督促整改"}),
     )
@@ -660,7 +440,7 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     // Township-level closure is reviewed by fire officers: a township official may not.
     act(
         &app,
-        &w.official,
+        &s.official,
         id,
         json!({"action": "approve_closure", "outcome": "rectified"}),
     )
@@ -668,7 +448,7 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_problem(409, "invalid_transition");
     let r = act(
         &app,
-        &w.fire,
+        &s.fire,
         id,
         json!({"action": "approve_closure", "outcome": "duplicate"}),
     )
@@ -676,7 +456,7 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     assert_eq!(r.body["errors"][0]["field"], "duplicate_of");
     act(
         &app,
-        &w.fire,
+        &s.fire,
         id,
         json!({"action": "approve_closure", "outcome": "rectified"}),
     )
@@ -684,15 +464,15 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
 
     // Four eyes on a group-level case: the cadre who submitted cannot approve.
-    let id2 = report(
-        &app,
-        &w.inspector,
-        hazard_body(w.t.group, "general", "电动车楼道充电"),
-    )
-    .await;
+    let id2 = s
+        .case(Severity::General)
+        .titled("电动车楼道充电")
+        .build(&app)
+        .await
+        .id;
     act(
         &app,
-        &w.cadre,
+        &s.cadre,
         id2,
         json!({"action": "submit_rectification", "note": "已劝离"}),
     )
@@ -700,7 +480,7 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_problem(409, "invalid_transition");
     act(
         &app,
-        &w.handler,
+        &s.handler,
         id2,
         json!({"action": "submit_rectification", "note": "已劝离"}),
     )
@@ -708,7 +488,7 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
     act(
         &app,
-        &w.cadre,
+        &s.cadre,
         id2,
         json!({"action": "approve_closure", "outcome": "duplicate", "duplicate_of": id}),
     )
@@ -716,24 +496,24 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
     .assert_status(200);
 
     // A township without a police station cannot transfer.
-    let id3 = report(
-        &app,
-        &w.inspector,
-        hazard_body(w.t.group, "general", "柴草堆放"),
-    )
-    .await;
+    let id3 = s
+        .case(Severity::General)
+        .titled("柴草堆放")
+        .build(&app)
+        .await
+        .id;
     let mut conn = app.db.conn();
     conn.batch_execute("DELETE FROM organization_jurisdictions WHERE kind = 'police_station'")
         .unwrap();
-    act(&app, &w.inspector, id3, json!({"action": "escalate"}))
+    act(&app, &s.inspector, id3, json!({"action": "escalate"}))
         .await
         .assert_status(200);
-    act(&app, &w.cadre, id3, json!({"action": "escalate"}))
+    act(&app, &s.cadre, id3, json!({"action": "escalate"}))
         .await
         .assert_status(200);
     act(
         &app,
-        &w.official,
+        &s.official,
         id3,
         json!({"action": "transfer_to_police"}),
     )
@@ -743,14 +523,15 @@ async fn four_eyes_and_police_transfer_rules(b: Backend) {
 
 async fn another_area_sees_nothing(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let id = report(
-        &app,
-        &w.inspector,
-        hazard_body(w.t.group, "major", "加油站违规"),
-    )
-    .await;
-    let o = &w.outsider;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let id = s
+        .case(Severity::Major)
+        .titled("加油站违规")
+        .build(&app)
+        .await
+        .id;
+    let o = &s.outsider;
     app.get(&format!("/api/v1/hazards/{id}"), Some(o))
         .await
         .assert_problem(404, "not_found");
@@ -763,7 +544,7 @@ async fn another_area_sees_nothing(b: Backend) {
     app.post(
         "/api/v1/hazards",
         Some(o),
-        hazard_body(w.t.group, "general", "越界上报"),
+        report_body(w.t.group, Severity::General, "越界上报"),
     )
     .await
     .assert_problem(404, "not_found");
@@ -784,13 +565,13 @@ async fn another_area_sees_nothing(b: Backend) {
     .assert_problem(403, "forbidden");
     app.post(
         "/api/v1/spot-checks",
-        Some(&w.fire),
+        Some(&s.fire),
         json!({"region_id": w.t.other_county, "sample_size": 5}),
     )
     .await
     .assert_problem(404, "not_found");
     // Notifications are per user: someone else's id is 404.
-    let r = app.get("/api/v1/me/notifications", Some(&w.official)).await;
+    let r = app.get("/api/v1/me/notifications", Some(&s.official)).await;
     let nid = r.assert_status(200)["items"][0]["id"].as_i64().unwrap();
     app.post(
         &format!("/api/v1/me/notifications/{nid}/read"),
@@ -802,13 +583,13 @@ async fn another_area_sees_nothing(b: Backend) {
     let r = app
         .post(
             &format!("/api/v1/me/notifications/{nid}/read"),
-            Some(&w.official),
+            Some(&s.official),
             json!({}),
         )
         .await;
     assert!(r.assert_status(200)["read_at"].is_string());
     let r = app
-        .get("/api/v1/me/notifications?unread=true", Some(&w.official))
+        .get("/api/v1/me/notifications?unread=true", Some(&s.official))
         .await;
     assert!(r.assert_status(200)["items"]
         .as_array()
@@ -819,41 +600,36 @@ async fn another_area_sees_nothing(b: Backend) {
 
 async fn reports_validate_their_input(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let post = |body: Value| app.post("/api/v1/hazards", Some(&w.inspector), body);
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["category"] = json!("earthquake");
-    assert_eq!(post(body).await.body["errors"][0]["field"], "category");
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["lat"] = json!(95.0);
-    assert_eq!(post(body).await.body["errors"][0]["field"], "lat");
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["lng"] = Value::Null;
-    assert_eq!(post(body).await.body["errors"][0]["field"], "lng");
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["title"] = json!("隐".repeat(101));
-    assert_eq!(post(body).await.body["errors"][0]["field"], "title");
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["group_id"] = json!("一组");
-    assert_eq!(post(body).await.body["errors"][0]["field"], "group_id");
-    let mut body = hazard_body(w.t.group, "general", "x");
-    body["premises_id"] = json!(424242);
-    assert_eq!(post(body).await.body["errors"][0]["field"], "premises_id");
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let post = |body: Value| app.post("/api/v1/hazards", Some(&s.inspector), body);
+    for (field, value) in [
+        ("category", json!("earthquake")),
+        ("lat", json!(95.0)),
+        ("lng", Value::Null),
+        ("title", json!("隐".repeat(101))),
+        ("group_id", json!("一组")),
+        ("premises_id", json!(424242)),
+    ] {
+        let mut body = report_body(w.t.group, Severity::General, "x");
+        body[field] = value;
+        assert_eq!(post(body).await.body["errors"][0]["field"], field);
+    }
     let r = app
         .post(
             "/api/v1/hazards",
-            Some(&w.official),
-            hazard_body(w.t.village, "general", "村级"),
+            Some(&s.official),
+            report_body(w.t.village, Severity::General, "村级"),
         )
         .await;
     assert_eq!(r.body["errors"][0]["field"], "group_id");
-    post(hazard_body(999999, "general", "x"))
+    post(report_body(999999, Severity::General, "x"))
         .await
         .assert_problem(404, "not_found");
     app.post(
         "/api/v1/hazards",
         Some(&w.root),
-        hazard_body(w.t.group, "general", "管理员"),
+        report_body(w.t.group, Severity::General, "管理员"),
     )
     .await
     .assert_problem(403, "forbidden");
@@ -861,28 +637,29 @@ async fn reports_validate_their_input(b: Backend) {
         .send(
             TestRequest::post()
                 .uri("/api/v1/hazards")
-                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
                 .insert_header(("content-type", "application/xml"))
                 .set_payload("<hazard/>"),
         )
         .await;
     r.assert_problem(415, "unsupported_media_type");
     // Nothing was created by any of it.
-    let r = app.get("/api/v1/hazards", Some(&w.county)).await;
+    let r = app.get("/api/v1/hazards", Some(&s.county)).await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
 }
 
 async fn idempotent_retries_create_nothing(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
     let send = |key: &str, body: Value| {
         TestRequest::post()
             .uri("/api/v1/hazards")
-            .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+            .insert_header(("authorization", format!("Bearer {}", s.inspector)))
             .insert_header(("idempotency-key", key.to_string()))
             .set_json(body)
     };
-    let body = hazard_body(w.t.group, "general", "电线老化");
+    let body = report_body(w.t.group, Severity::General, "电线老化");
     let first = app.send(send("phone-1-report-77", body.clone())).await;
     let first = first.assert_status(201).clone();
     let retry = app.send(send("phone-1-report-77", body.clone())).await;
@@ -893,7 +670,7 @@ async fn idempotent_retries_create_nothing(b: Backend) {
     let other = app
         .send(send(
             "phone-1-report-77",
-            hazard_body(w.t.group, "general", "另一处隐患"),
+            report_body(w.t.group, Severity::General, "另一处隐患"),
         ))
         .await;
     other.assert_problem(422, "idempotency_key_reused");
@@ -902,20 +679,20 @@ async fn idempotent_retries_create_nothing(b: Backend) {
         .send(
             TestRequest::post()
                 .uri("/api/v1/hazards")
-                .insert_header(("authorization", format!("Bearer {}", w.handler)))
+                .insert_header(("authorization", format!("Bearer {}", s.handler)))
                 .insert_header(("idempotency-key", "phone-1-report-77"))
                 .set_json(body.clone()),
         )
         .await;
     r.assert_status(201);
-    let r = app.get("/api/v1/hazards", Some(&w.county)).await;
+    let r = app.get("/api/v1/hazards", Some(&s.county)).await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 2);
     // Actions too: a retried escalation escalates once.
     let id = id_of(&first);
     let esc = || {
         TestRequest::post()
             .uri(&format!("/api/v1/hazards/{id}/actions"))
-            .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+            .insert_header(("authorization", format!("Bearer {}", s.inspector)))
             .insert_header(("idempotency-key", "esc-1"))
             .set_json(json!({"action": "escalate"}))
     };
@@ -923,14 +700,14 @@ async fn idempotent_retries_create_nothing(b: Backend) {
     let again = app.send(esc()).await;
     assert_eq!(again.assert_status(200)["level"], "village");
     let r = app
-        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.inspector))
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.inspector))
         .await;
     assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
     let bad = app
         .send(
             TestRequest::post()
                 .uri("/api/v1/hazards")
-                .insert_header(("authorization", format!("Bearer {}", w.inspector)))
+                .insert_header(("authorization", format!("Bearer {}", s.inspector)))
                 .insert_header(("idempotency-key", ""))
                 .set_json(body),
         )
@@ -940,23 +717,16 @@ async fn idempotent_retries_create_nothing(b: Backend) {
 
 async fn concurrent_reports_get_consecutive_numbers(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let requests = (0..50).map(|i| {
-        app.post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", &format!("隐患{i}")),
-        )
-    });
-    let responses = futures_util::future::join_all(requests).await;
-    let mut numbers: Vec<String> = responses
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let titles: Vec<String> = (0..50).map(|i| format!("隐患{i}")).collect();
+    let requests = titles
         .iter()
-        .map(|r| {
-            r.assert_status(201)["case_no"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|title| s.case(Severity::General).titled(title).build(&app));
+    let cases = futures_util::future::join_all(requests).await;
+    let mut numbers: Vec<String> = cases
+        .iter()
+        .map(|c| c.json["case_no"].as_str().unwrap().to_string())
         .collect();
     numbers.sort();
     let year = chrono::Utc::now().format("%Y");
@@ -966,15 +736,11 @@ async fn concurrent_reports_get_consecutive_numbers(b: Backend) {
 
 async fn two_servers_sweep_each_case_once(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
     for i in 0..500 {
-        app.post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", &format!("逾期{i}")),
-        )
-        .await
-        .assert_status(201);
+        let title = format!("逾期{i}");
+        s.case(Severity::General).titled(&title).build(&app).await;
     }
     let mut conn = app.db.conn();
     conn.batch_execute("UPDATE hazards SET deadline = created_at")
@@ -1026,7 +792,7 @@ async fn two_servers_sweep_each_case_once(b: Backend) {
         0
     );
     let r = app
-        .get("/api/v1/hazards?overdue=true", Some(&w.county))
+        .get("/api/v1/hazards?overdue=true", Some(&s.county))
         .await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 0);
 }
@@ -1044,19 +810,13 @@ fn audit_verify(db: &TestDb) -> std::process::Output {
 
 async fn tampering_is_detected(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
     for title in ["电线乱拉", "通道堵塞"] {
-        let r = app
-            .post(
-                "/api/v1/hazards",
-                Some(&w.inspector),
-                hazard_body(w.t.group, "general", title),
-            )
-            .await;
-        let id = id_of(r.assert_status(201));
+        let id = s.case(Severity::General).titled(title).build(&app).await.id;
         act(
             &app,
-            &w.inspector,
+            &s.inspector,
             id,
             json!({"action": "comment", "text": "已拍照"}),
         )
@@ -1116,31 +876,25 @@ async fn tampering_is_detected(b: Backend) {
 
 async fn lists_filter_within_scope(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let mut ids = Vec::new();
-    for (sev, title) in [("general", "一"), ("major", "二"), ("general", "三")] {
-        let r = app
-            .post(
-                "/api/v1/hazards",
-                Some(&w.inspector),
-                hazard_body(w.t.group, sev, title),
-            )
-            .await;
-        ids.push(id_of(r.assert_status(201)));
-    }
-    act(&app, &w.inspector, ids[0], json!({"action": "escalate"}))
-        .await
-        .assert_status(200);
-    act(
-        &app,
-        &w.inspector,
-        ids[2],
-        json!({"action": "set_deadline", "deadline": in_an_hour()}),
-    )
-    .await
-    .assert_status(200);
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let ids = [
+        s.case(Severity::General)
+            .titled("一")
+            .at(Level::Village)
+            .build(&app)
+            .await
+            .id,
+        s.case(Severity::Major).titled("二").build(&app).await.id,
+        s.case(Severity::General)
+            .titled("三")
+            .deadline(in_an_hour())
+            .build(&app)
+            .await
+            .id,
+    ];
     let count = |q: &'static str| {
-        let token = w.county.clone();
+        let token = s.county.clone();
         let app = &app;
         async move {
             let r = app.get(&format!("/api/v1/hazards{q}"), Some(&token)).await;
@@ -1159,7 +913,7 @@ async fn lists_filter_within_scope(b: Backend) {
     );
     assert_eq!(count("?created_to=2000-01-01T00:00:00Z").await, 0);
     // Newest first, and the cursor walks on.
-    let r = app.get("/api/v1/hazards?limit=2", Some(&w.county)).await;
+    let r = app.get("/api/v1/hazards?limit=2", Some(&s.county)).await;
     let page = r.assert_status(200).clone();
     assert_eq!(page["items"][0]["id"], ids[2]);
     let r = app
@@ -1168,7 +922,7 @@ async fn lists_filter_within_scope(b: Backend) {
                 "/api/v1/hazards?limit=2&cursor={}",
                 page["next_cursor"].as_str().unwrap()
             ),
-            Some(&w.county),
+            Some(&s.county),
         )
         .await;
     let page2 = r.assert_status(200);
@@ -1179,10 +933,10 @@ async fn lists_filter_within_scope(b: Backend) {
     conn.batch_execute("UPDATE hazards SET deadline = created_at WHERE deadline IS NOT NULL")
         .unwrap();
     assert_eq!(count("?overdue=true").await, 1);
-    app.get("/api/v1/hazards?status=lost", Some(&w.county))
+    app.get("/api/v1/hazards?status=lost", Some(&s.county))
         .await
         .assert_problem(400, "validation_failed");
-    app.get("/api/v1/hazards?overdue=maybe", Some(&w.county))
+    app.get("/api/v1/hazards?overdue=maybe", Some(&s.county))
         .await
         .assert_problem(400, "validation_failed");
 }
@@ -1192,61 +946,38 @@ async fn lists_filter_within_scope(b: Backend) {
 /// their part of the same cases.
 async fn lists_merge_every_subtree_newest_first(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let other_village = create_region(
-        &app,
-        &w.root,
-        Some(w.t.other_township),
-        "village",
-        "桥头村",
-        "630121100001",
-    )
-    .await;
-    let other_group = create_region(
-        &app,
-        &w.root,
-        Some(other_village),
-        "group",
-        "桥头村二组",
-        "630121100001002",
-    )
-    .await;
-    let (_, other_inspector) = user_with_role(
-        &app,
-        &w.root,
-        "qiaotou-xuncha",
-        other_group,
-        "grid_inspector",
-        Some(other_group),
-        None,
-    )
-    .await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let other_village = w.region(w.t.other_township, "桥头村", "630121100001");
+    let other_village = other_village.build(&app).await;
+    let other_group = w.region(other_village, "桥头村二组", "630121100001002");
+    let other_group = other_group.build(&app).await;
+    let other_inspector = w
+        .user(Role::GridInspector)
+        .named("qiaotou-xuncha")
+        .at(other_group)
+        .build(&app)
+        .await
+        .token;
     // 李家山派出所 also answers for 桥头镇 in the next county.
-    app.json(
-        actix_web::http::Method::PUT,
-        &format!("/api/v1/organizations/{}/jurisdiction", w.station),
+    app.put(
+        &format!("/api/v1/organizations/{}/jurisdiction", s.station.id),
         Some(&w.root),
-        Some(json!({"region_ids": [w.t.township, w.t.other_township]})),
+        json!({"region_ids": [w.t.township, w.t.other_township]}),
     )
     .await
     .assert_status(200);
-    let police = w.police.clone();
+    let police = s.police.clone();
     // Alternate between the two groups, so that each page mixes both townships.
     let mut ids = Vec::new();
     for k in 0..5 {
-        let (token, group) = if k % 2 == 0 {
-            (&w.inspector, w.t.group)
+        let case = s.case(Severity::General).titled("线路老化");
+        let case = if k % 2 == 0 {
+            case
         } else {
-            (&other_inspector, other_group)
+            case.reported_in(other_group, &other_inspector)
         };
-        let r = app
-            .post(
-                "/api/v1/hazards",
-                Some(token),
-                hazard_body(group, "general", "线路老化"),
-            )
-            .await;
-        ids.push(id_of(r.assert_status(201)));
+        ids.push(case.build(&app).await.id);
     }
     let pages = |token: String, query: String| {
         let app = &app;
@@ -1286,7 +1017,7 @@ async fn lists_merge_every_subtree_newest_first(b: Backend) {
     );
     // Group, village, township and county readers; a province-wide reader and the global
     // administrator read by path instead.
-    for token in [&w.inspector, &w.cadre, &w.official, &w.county, &w.fire] {
+    for token in [&s.inspector, &s.cadre, &s.official, &s.county, &s.fire] {
         assert_eq!(
             pages(token.clone(), String::new()).await,
             newest_first(&|k| k % 2 == 0)
@@ -1322,7 +1053,7 @@ async fn lists_merge_every_subtree_newest_first(b: Backend) {
     .assert_problem(404, "not_found");
     app.get(
         &format!("/api/v1/hazards?region_id={other_village}"),
-        Some(&w.official),
+        Some(&s.official),
     )
     .await
     .assert_problem(404, "not_found");
@@ -1333,64 +1064,26 @@ async fn lists_merge_every_subtree_newest_first(b: Backend) {
 /// pass hear of it; a case not yet due stays where it is.
 async fn the_sweep_moves_a_mixed_batch(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
     // 湟中区's county official answers for 李家山镇 (分片包干).
-    app.json(
-        actix_web::http::Method::PUT,
+    app.put(
         &format!("/api/v1/regions/{}/supervisor", w.t.township),
         Some(&w.root),
-        Some(json!({"user_id": w.county_official})),
+        json!({"user_id": s.county_official}),
     )
     .await
     .assert_status(200);
-    let mut ids = Vec::new();
-    for title in ["灶台旁堆放柴草", "楼道堆放杂物", "电动车室内充电"] {
-        let r = app
-            .post(
-                "/api/v1/hazards",
-                Some(&w.inspector),
-                hazard_body(w.t.group, "general", title),
-            )
-            .await;
-        ids.push(id_of(r.assert_status(201)));
-    }
-    let (at_group, at_township, not_due) = (ids[0], ids[1], ids[2]);
-    act(
-        &app,
-        &w.inspector,
-        at_group,
-        json!({"action": "set_deadline", "deadline": in_an_hour()}),
-    )
-    .await
-    .assert_status(200);
-    act(
-        &app,
-        &w.inspector,
-        at_township,
-        json!({"action": "escalate"}),
-    )
-    .await
-    .assert_status(200);
-    act(&app, &w.cadre, at_township, json!({"action": "escalate"}))
-        .await
-        .assert_status(200);
-    act(
-        &app,
-        &w.official,
-        at_township,
-        json!({"action": "set_deadline", "deadline": in_an_hour()}),
-    )
-    .await
-    .assert_status(200);
+    let case = |title| s.case(Severity::General).titled(title);
+    let at_group = case("灶台旁堆放柴草").deadline(in_an_hour());
+    let at_group = at_group.build(&app).await.id;
+    let at_township = case("楼道堆放杂物")
+        .at(Level::Township)
+        .deadline(in_an_hour());
+    let at_township = at_township.build(&app).await.id;
     let in_three_days = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
-    act(
-        &app,
-        &w.inspector,
-        not_due,
-        json!({"action": "set_deadline", "deadline": in_three_days}),
-    )
-    .await
-    .assert_status(200);
+    let not_due = case("电动车室内充电").deadline(in_three_days);
+    let not_due = not_due.build(&app).await.id;
 
     let later = firegrid::db::now() + chrono::Duration::hours(2);
     let mut conn = app.db.conn();
@@ -1430,11 +1123,11 @@ async fn the_sweep_moves_a_mixed_batch(b: Backend) {
             ids
         }
     };
-    assert_eq!(overdue_cases(w.cadre.clone()).await, [at_group]);
-    assert_eq!(overdue_cases(w.police.clone()).await, [at_township]);
+    assert_eq!(overdue_cases(s.cadre.clone()).await, [at_group]);
+    assert_eq!(overdue_cases(s.police.clone()).await, [at_township]);
     // The supervisor is told although a county official is not police-level staff.
-    assert_eq!(overdue_cases(w.county.clone()).await, [at_township]);
-    assert!(overdue_cases(w.inspector.clone()).await.is_empty());
+    assert_eq!(overdue_cases(s.county.clone()).await, [at_township]);
+    assert!(overdue_cases(s.inspector.clone()).await.is_empty());
     // A second pass finds nothing more, and every timeline still verifies.
     let again = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
     assert_eq!(again.expired, 0);

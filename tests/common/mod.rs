@@ -3,7 +3,14 @@
 //! cloned from a migrated template and dropped afterwards — so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod builders;
+pub mod world;
+
+pub use builders::*;
+pub use world::*;
+
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use actix_http::Request;
@@ -16,6 +23,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use firegrid::config::Settings;
 use firegrid::{db, AppState};
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -218,8 +226,27 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The app's service with its response body boxed, so that helpers and builders take one
+/// concrete `&TestApp` instead of repeating the service bounds.
+pub struct AppService(Rc<ServiceFn>);
+
+type ServiceFn =
+    dyn Fn(Request) -> LocalBoxFuture<'static, Result<ServiceResponse, actix_web::Error>>;
+
+impl Service<Request> for AppService {
+    type Response = ServiceResponse;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<ServiceResponse, actix_web::Error>>;
+
+    actix_web::dev::always_ready!();
+
+    fn call(&self, req: Request) -> Self::Future {
+        (self.0)(req)
+    }
+}
+
 /// The real app over a fresh database, driven in-process.
-pub struct TestApp<S> {
+pub struct TestApp<S = AppService> {
     pub svc: S,
     pub state: AppState,
     pub db: TestDb,
@@ -263,25 +290,23 @@ impl Resp {
     }
 }
 
-pub async fn spawn(
-    backend: Backend,
-) -> TestApp<
-    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
-> {
+pub async fn spawn(backend: Backend) -> TestApp {
     let db = TestDb::new(backend);
     spawn_with(db, |_| {}).await
 }
 
-pub async fn spawn_with(
-    db: TestDb,
-    tweak: impl FnOnce(&mut Settings),
-) -> TestApp<
-    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
-> {
+pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = db.settings();
     tweak(&mut settings);
     let state = AppState::new(settings);
-    let svc = test::init_service(firegrid::build_app(state.clone())).await;
+    let svc = Rc::new(test::init_service(firegrid::build_app(state.clone())).await);
+    let svc = AppService(Rc::new(move |req| {
+        let svc = Rc::clone(&svc);
+        Box::pin(async move {
+            let res = svc.call(req).await?;
+            Ok(res.map_into_boxed_body())
+        })
+    }));
     TestApp { svc, state, db }
 }
 
@@ -335,11 +360,7 @@ pub const PASSWORD: &str = "湟中区消防网格-2026";
 
 /// Creates a global administrator directly in the database (as `firegrid user create --admin`
 /// would) and logs in over HTTP; returns the access token.
-pub async fn root_token<S, B>(app: &TestApp<S>) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn root_token(app: &TestApp) -> String {
     let mut conn = app.db.conn();
     firegrid::bootstrap::create_user(&mut conn, "root", "超级管理员", PASSWORD, None, true)
         .expect("root user");
@@ -351,11 +372,7 @@ pub fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
 }
 
-pub async fn login<S, B>(app: &TestApp<S>, username: &str, password: &str) -> String
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn login(app: &TestApp, username: &str, password: &str) -> String {
     let r = app
         .post(
             "/api/v1/auth/login",
@@ -369,18 +386,14 @@ where
         .to_string()
 }
 
-pub async fn create_region<S, B>(
-    app: &TestApp<S>,
+pub async fn create_region(
+    app: &TestApp,
     token: &str,
     parent: Option<i64>,
     level: &str,
     name: &str,
     code: &str,
-) -> i64
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+) -> i64 {
     let r = app
         .post(
             "/api/v1/regions",
@@ -391,17 +404,7 @@ where
     id_of(r.assert_status(201))
 }
 
-pub async fn create_org<S, B>(
-    app: &TestApp<S>,
-    token: &str,
-    kind: &str,
-    name: &str,
-    region_id: i64,
-) -> i64
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn create_org(app: &TestApp, token: &str, kind: &str, name: &str, region_id: i64) -> i64 {
     let r = app
         .post(
             "/api/v1/organizations",
@@ -414,19 +417,15 @@ where
 
 /// Creates an account with one role (bound to `region_id` or, for officers, `org_id`), logs
 /// it in and returns (user id, access token).
-pub async fn user_with_role<S, B>(
-    app: &TestApp<S>,
+pub async fn user_with_role(
+    app: &TestApp,
     admin_token: &str,
     username: &str,
     home_region: i64,
     role: &str,
     region_id: Option<i64>,
     org_id: Option<i64>,
-) -> (i64, String)
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+) -> (i64, String) {
     let r = app
         .post(
             "/api/v1/users",
@@ -458,11 +457,7 @@ pub struct Tree {
     pub other_township: i64,
 }
 
-pub async fn tree<S, B>(app: &TestApp<S>, root: &str) -> Tree
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
+pub async fn tree(app: &TestApp, root: &str) -> Tree {
     let province = create_region(app, root, None, "province", "青海省", "630000").await;
     let prefecture =
         create_region(app, root, Some(province), "prefecture", "西宁市", "630100").await;
