@@ -8,32 +8,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpRequest};
 use tracing_actix_web::TracingLogger;
-use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_actix_web::AppExt;
 
 use crate::error::AppError;
 use crate::http::{ops, problem};
-use crate::{
-    attachments, auth, hazards, import, notifications, openapi, organizations, premises, regions,
-    roster, telemetry, users, AppState,
-};
-
-/// Every documented route. The OpenAPI document is collected from this same registration.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz).service(ops::readyz).service(
-        utoipa_actix_web::scope("/api/v1")
-            .configure(auth::routes::configure)
-            .configure(users::routes::configure)
-            .configure(regions::routes::configure)
-            .configure(organizations::routes::configure)
-            .configure(roster::routes::configure)
-            .configure(premises::routes::configure)
-            .configure(import::routes::configure)
-            .configure(hazards::routes::configure)
-            .configure(attachments::routes::configure)
-            .configure(notifications::routes::configure),
-    );
-}
+use crate::{openapi, telemetry, AppState};
 
 pub fn build_app(
     state: AppState,
@@ -47,12 +25,7 @@ pub fn build_app(
     >,
 > {
     let metrics = state.metrics.clone();
-    let (app, api) = App::new()
-        .into_utoipa_app()
-        .openapi(openapi::base())
-        .configure(routes)
-        .split_for_parts();
-    let api = openapi::finish(api);
+    let (app, api) = openapi::collect(App::new());
     let route_table = Arc::new(problem::RouteTable::from_openapi(&api));
     let spec = Arc::new(openapi::to_json(&api));
 

@@ -6,36 +6,36 @@ use crate::auth::password;
 use crate::auth::roles::Role;
 use crate::db::schema::users;
 use crate::db::{self, DbConn};
-use crate::error::AppError;
+use crate::error::{AppError, CommandError, ErrorCode};
 use crate::users::store as user_store;
 
 pub const ADMIN_USERNAME: &str = "admin";
 
-fn msg(e: AppError) -> String {
-    e.detail
-}
-
 /// On an empty database, creates `admin`, a global administrator, with the given password or a
 /// random one, which is returned so that it can be shown once. Servers starting together race
 /// harmlessly: the username is unique, and the loser finds the account there.
-pub fn ensure_admin(conn: &mut DbConn, configured: Option<&str>) -> Result<Option<String>, String> {
+pub fn ensure_admin(
+    conn: &mut DbConn,
+    configured: Option<&str>,
+) -> Result<Option<String>, CommandError> {
     let count: i64 = users::table
         .count()
         .get_result(conn)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CommandError::caused_by("cannot count the accounts", e))?;
     if count > 0 {
         return Ok(None);
     }
     let (pw, generated) = match configured {
         Some(p) => {
-            password::check_policy(p).map_err(|m| format!("FIREGRID_ADMIN_PASSWORD {m}"))?;
+            password::check_policy(p)
+                .map_err(|m| CommandError::new(format!("FIREGRID_ADMIN_PASSWORD {m}")))?;
             (p.to_string(), false)
         }
         None => (password::random_password(), true),
     };
     match create_user(conn, ADMIN_USERNAME, "系统管理员", &pw, None, true) {
         Ok(()) => Ok(generated.then_some(pw)),
-        Err(e) if e.contains("already taken") => Ok(None),
+        Err(e) if e.message.contains("already taken") => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -48,18 +48,18 @@ pub fn create_user(
     pw: &str,
     region_id: Option<i64>,
     admin: bool,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let mut checks = crate::validate::Checks::new();
     let username = checks.username("username", username);
     let display_name = checks.name("display_name", display_name, 64);
-    checks.finish().map_err(msg)?;
-    password::check_policy(pw).map_err(|m| format!("password {m}"))?;
+    checks.finish()?;
+    password::check_policy(pw).map_err(|m| CommandError::new(format!("password {m}")))?;
     if region_id.is_none() && !admin {
-        return Err(
-            "an account needs --region-id unless it is a global administrator (--admin)".into(),
-        );
+        return Err(CommandError::new(
+            "an account needs --region-id unless it is a global administrator (--admin)",
+        ));
     }
-    let hash = password::hash(pw).map_err(msg)?;
+    let hash = password::hash(pw)?;
     db::write_tx(conn, |conn| {
         if let Some(r) = region_id {
             crate::regions::store::get(conn, r)?;
@@ -88,12 +88,12 @@ pub fn create_user(
         }
         Ok(())
     })
-    .map_err(msg)
+    .map_err(CommandError::from)
 }
 
-pub fn reset_password(conn: &mut DbConn, username: &str, pw: &str) -> Result<(), String> {
-    password::check_policy(pw).map_err(|m| format!("password {m}"))?;
-    let hash = password::hash(pw).map_err(msg)?;
+pub fn reset_password(conn: &mut DbConn, username: &str, pw: &str) -> Result<(), CommandError> {
+    password::check_policy(pw).map_err(|m| CommandError::new(format!("password {m}")))?;
+    let hash = password::hash(pw)?;
     let username = username.trim().to_lowercase();
     db::write_tx(conn, |conn| {
         let user =
@@ -101,10 +101,10 @@ pub fn reset_password(conn: &mut DbConn, username: &str, pw: &str) -> Result<(),
         user_store::set_password(conn, user.id, &hash)
     })
     .map_err(|e| {
-        if e.code == crate::error::ErrorCode::NotFound {
-            format!("no account {username}")
+        if e.code == ErrorCode::NotFound {
+            CommandError::new(format!("no account {username}"))
         } else {
-            msg(e)
+            e.into()
         }
     })
 }

@@ -7,6 +7,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::CommandError;
+
+/// The default of every setting, for the flags and for `Settings::with_defaults` alike.
+pub mod defaults {
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const DATA_DIR: &str = "./firegrid-data";
+    pub const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+    pub const SWEEP_INTERVAL_SECS: u64 = 60;
+    pub const POOL_SIZE: u32 = 16;
+    pub const POOL_TIMEOUT_SECS: u64 = 5;
+    pub const JSON_LIMIT: usize = 1024 * 1024;
+    pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
+    /// 30 days.
+    pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "firegrid",
@@ -165,7 +181,7 @@ pub struct Config {
     #[arg(
         long,
         env = "FIREGRID_BIND",
-        default_value = "127.0.0.1:8080",
+        default_value = defaults::BIND,
         global = true
     )]
     pub bind: String,
@@ -173,7 +189,7 @@ pub struct Config {
     #[arg(
         long,
         env = "FIREGRID_DATA_DIR",
-        default_value = "./firegrid-data",
+        default_value = defaults::DATA_DIR,
         global = true
     )]
     pub data_dir: PathBuf,
@@ -192,7 +208,7 @@ pub struct Config {
     #[arg(
         long,
         env = "FIREGRID_TZ",
-        default_value = "Asia/Shanghai",
+        default_value_t = defaults::TZ,
         global = true
     )]
     pub tz: chrono_tz::Tz,
@@ -219,34 +235,39 @@ pub struct Config {
     #[arg(
         long,
         env = "FIREGRID_SWEEP_INTERVAL_SECS",
-        default_value_t = 60,
+        default_value_t = defaults::SWEEP_INTERVAL_SECS,
         global = true
     )]
     pub sweep_interval_secs: u64,
     /// Database connections per server process.
-    #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = defaults::POOL_SIZE, global = true)]
     pub pool_size: u32,
     /// How long a request waits for a database connection before it gets 503.
     #[arg(
         long,
         env = "FIREGRID_POOL_TIMEOUT_SECS",
-        default_value_t = 5,
+        default_value_t = defaults::POOL_TIMEOUT_SECS,
         global = true
     )]
     pub pool_timeout_secs: u64,
     /// Largest accepted JSON body, in bytes.
-    #[arg(long, env = "FIREGRID_JSON_LIMIT", default_value_t = 1024 * 1024, global = true)]
+    #[arg(long, env = "FIREGRID_JSON_LIMIT", default_value_t = defaults::JSON_LIMIT, global = true)]
     pub json_limit: usize,
     /// Lifetime of access tokens, in seconds.
     #[arg(
         long,
         env = "FIREGRID_ACCESS_TOKEN_TTL_SECS",
-        default_value_t = 900,
+        default_value_t = defaults::ACCESS_TOKEN_TTL_SECS,
         global = true
     )]
     pub access_token_ttl_secs: u64,
     /// Lifetime of refresh tokens, in seconds (default 30 days).
-    #[arg(long, env = "FIREGRID_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
+    #[arg(
+        long,
+        env = "FIREGRID_REFRESH_TOKEN_TTL_SECS",
+        default_value_t = defaults::REFRESH_TOKEN_TTL_SECS,
+        global = true
+    )]
     pub refresh_token_ttl_secs: u64,
     /// Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs).
     #[arg(
@@ -298,19 +319,19 @@ impl Config {
 
     /// Resolves the configuration; creates the data directory and, on a first start with no
     /// secret configured, generates one into it.
-    pub fn resolve(&self) -> Result<Settings, String> {
+    pub fn resolve(&self) -> Result<Settings, CommandError> {
         std::fs::create_dir_all(&self.data_dir).map_err(|e| {
-            format!(
-                "cannot create data directory {}: {e}",
-                self.data_dir.display()
+            CommandError::caused_by(
+                format!("cannot create data directory {}", self.data_dir.display()),
+                e,
             )
         })?;
         let jwt_secret = self.jwt_secret()?;
         if jwt_secret.len() < MIN_SECRET_BYTES {
-            return Err(format!(
+            return Err(CommandError::new(format!(
                 "the JWT secret is {} bytes long; at least {MIN_SECRET_BYTES} are required",
                 jwt_secret.len()
-            ));
+            )));
         }
         Ok(Settings {
             database_url: self.database_url(),
@@ -328,7 +349,7 @@ impl Config {
         })
     }
 
-    fn jwt_secret(&self) -> Result<Vec<u8>, String> {
+    fn jwt_secret(&self) -> Result<Vec<u8>, CommandError> {
         if let Some(s) = &self.jwt_secret {
             return Ok(s.trim().as_bytes().to_vec());
         }
@@ -341,7 +362,7 @@ impl Config {
         }
         let secret = generate_secret();
         write_private(&path, &secret)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| CommandError::caused_by(format!("cannot write {}", path.display()), e))?;
         tracing::warn!(
             path = %path.display(),
             "no JWT secret configured: generated one into the data directory; \
@@ -351,10 +372,12 @@ impl Config {
     }
 }
 
-fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
+fn read_secret(path: &Path) -> Result<Vec<u8>, CommandError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().as_bytes().to_vec())
-        .map_err(|e| format!("cannot read JWT secret file {}: {e}", path.display()))
+        .map_err(|e| {
+            CommandError::caused_by(format!("cannot read JWT secret file {}", path.display()), e)
+        })
 }
 
 fn generate_secret() -> String {
@@ -377,21 +400,59 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 }
 
 impl Settings {
-    /// Settings with every default of `Config`, for embedding (tests, tools).
+    /// Settings with every default of `Config` (the same `defaults`), for embedding (tests,
+    /// tools).
     pub fn with_defaults(database_url: String, data_dir: PathBuf, jwt_secret: Vec<u8>) -> Self {
         Settings {
             database_url,
             data_dir,
             jwt_secret,
-            tz: chrono_tz::Asia::Shanghai,
+            tz: defaults::TZ,
             admin_password: None,
-            sweep_interval: Duration::from_secs(60),
-            pool_size: 8,
-            pool_timeout: Duration::from_secs(5),
-            json_limit: 1024 * 1024,
-            access_token_ttl: Duration::from_secs(900),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            sweep_interval: Duration::from_secs(defaults::SWEEP_INTERVAL_SECS),
+            pool_size: defaults::POOL_SIZE,
+            pool_timeout: Duration::from_secs(defaults::POOL_TIMEOUT_SECS),
+            json_limit: defaults::JSON_LIMIT,
+            access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
+            refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default a flag declares (read from its definition, not from the environment).
+    fn flag_default(id: &str) -> String {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap_or_else(|| panic!("no flag {id}"));
+        arg.get_default_values()[0].to_string_lossy().into_owned()
+    }
+
+    /// `Settings::with_defaults` and the flags must not drift apart (they once said 8 and 16
+    /// database connections).
+    #[test]
+    fn embedded_settings_have_the_defaults_of_the_flags() {
+        let s = Settings::with_defaults(String::new(), PathBuf::new(), Vec::new());
+        let secs = |d: Duration| d.as_secs().to_string();
+        assert_eq!(flag_default("pool_size"), s.pool_size.to_string());
+        assert_eq!(flag_default("pool_timeout_secs"), secs(s.pool_timeout));
+        assert_eq!(flag_default("sweep_interval_secs"), secs(s.sweep_interval));
+        assert_eq!(flag_default("json_limit"), s.json_limit.to_string());
+        assert_eq!(
+            flag_default("access_token_ttl_secs"),
+            secs(s.access_token_ttl)
+        );
+        assert_eq!(
+            flag_default("refresh_token_ttl_secs"),
+            secs(s.refresh_token_ttl)
+        );
+        assert_eq!(flag_default("tz"), s.tz.to_string());
+        assert!(s.trusted_proxies.is_empty() && s.admin_password.is_none());
     }
 }

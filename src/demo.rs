@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use crate::auth::roles::Role;
 use crate::db::schema::{organizations, regions, users};
 use crate::db::DbConn;
+use crate::error::CommandError;
 use crate::import::parse::COLUMNS;
 use crate::import::ImportReport;
 use crate::premises::model::PremisesCategory;
@@ -429,7 +430,7 @@ pub struct DemoReport {
 
 /// Fills an empty database with the demo county; refuses a database that holds any region,
 /// organisation or account.
-pub fn load(conn: &mut DbConn) -> Result<DemoReport, String> {
+pub fn load(conn: &mut DbConn) -> Result<DemoReport, CommandError> {
     let err = |e: crate::error::AppError| {
         let lines: Vec<String> = e
             .errors
@@ -437,32 +438,24 @@ pub fn load(conn: &mut DbConn) -> Result<DemoReport, String> {
             .map(|f| format!("{}: {}", f.field, f.message))
             .collect();
         if lines.is_empty() {
-            e.detail
+            CommandError::from(e)
         } else {
-            lines.join("\n")
+            CommandError::new(lines.join("\n"))
         }
     };
-    let count = |conn: &mut DbConn| -> Result<i64, String> {
-        let r: i64 = regions::table
-            .count()
-            .get_result(conn)
-            .map_err(|e| e.to_string())?;
-        let o: i64 = organizations::table
-            .count()
-            .get_result(conn)
-            .map_err(|e| e.to_string())?;
-        let u: i64 = users::table
-            .count()
-            .get_result(conn)
-            .map_err(|e| e.to_string())?;
+    let count = |conn: &mut DbConn| -> Result<i64, diesel::result::Error> {
+        let r: i64 = regions::table.count().get_result(conn)?;
+        let o: i64 = organizations::table.count().get_result(conn)?;
+        let u: i64 = users::table.count().get_result(conn)?;
         Ok(r + o + u)
     };
-    if count(conn)? > 0 {
-        return Err(
+    let held = count(conn)
+        .map_err(|e| CommandError::caused_by("cannot count what the database holds", e))?;
+    if held > 0 {
+        return Err(CommandError::new(
             "the database already holds data; the demo county loads only into an empty database \
-                    (use a fresh FIREGRID_DATA_DIR or FIREGRID_DATABASE_URL)"
-                .into(),
-        );
+                    (use a fresh FIREGRID_DATA_DIR or FIREGRID_DATABASE_URL)",
+        ));
     }
     let csv = county_csv(&CountySpec::demo());
     let import = crate::import::run_as_system(conn, csv.as_bytes()).map_err(err)?;

@@ -107,7 +107,10 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Debug)]
+/// A failure of a request. `detail` is what the client reads (replaced by a fixed sentence for
+/// `internal`); `source` is the underlying error, kept for the log and never sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {detail}", code.as_str())]
 pub struct AppError {
     pub code: ErrorCode,
     /// Usually `code.status()`; differs only where one code spans two statuses (a body that
@@ -116,7 +119,12 @@ pub struct AppError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
+    #[source]
+    pub source: Option<BoxError>,
 }
+
+/// An underlying error of any kind, as kept in a chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -128,7 +136,13 @@ impl AppError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_secs: None,
+            source: None,
         }
+    }
+    /// The same error, remembering what caused it (for the log; clients never see it).
+    pub fn caused_by(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
     }
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "no such resource")
@@ -190,13 +204,62 @@ impl AppError {
     }
 }
 
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.detail)
+/// Why a command-line operation (`firegrid migrate`, `user`, `import`, `serve`'s start-up …)
+/// failed: one sentence for the operator, with the underlying error kept as its source, so that
+/// the log and stderr show the whole chain (`chain`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    pub message: String,
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl CommandError {
+    /// A refusal with no underlying cause (a bad flag, a weak password, a broken chain).
+    pub fn new(message: impl Into<String>) -> Self {
+        CommandError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `message` failed because of `source`.
+    pub fn caused_by(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        CommandError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 }
 
-impl std::error::Error for AppError {}
+impl From<AppError> for CommandError {
+    /// The client-facing detail is the sentence; the request error's own cause stays the source.
+    fn from(e: AppError) -> Self {
+        CommandError {
+            message: e.detail,
+            source: e.source,
+        }
+    }
+}
+
+impl From<String> for CommandError {
+    fn from(message: String) -> Self {
+        CommandError::new(message)
+    }
+}
+
+/// An error with its causes, outermost first: `a: b: c`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -207,7 +270,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if self.code == ErrorCode::Internal {
-            tracing::error!(detail = %self.detail, "internal error");
+            tracing::error!(error = %chain(self), "internal error");
         }
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
@@ -229,7 +292,7 @@ impl ResponseError for AppError {
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind as K, Error as E};
-        match e {
+        let mapped = match &e {
             E::NotFound => AppError::not_found(),
             E::DatabaseError(K::UniqueViolation, info) => {
                 AppError::conflict(format!("already exists ({})", info.message()))
@@ -243,8 +306,9 @@ impl From<diesel::result::Error> for AppError {
             E::DatabaseError(K::ClosedConnection, _) => {
                 AppError::new(ErrorCode::Unavailable, "database connection lost")
             }
-            other => AppError::internal(format!("database error: {other}")),
-        }
+            _ => AppError::internal("database error"),
+        };
+        mapped.caused_by(e)
     }
 }
 
@@ -255,12 +319,21 @@ impl From<diesel::r2d2::PoolError> for AppError {
             ErrorCode::Unavailable,
             "the database is unreachable right now",
         )
+        .caused_by(e)
     }
 }
 
 impl From<actix_web::error::BlockingError> for AppError {
-    fn from(_: actix_web::error::BlockingError) -> Self {
-        AppError::internal("a blocking task failed")
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::internal("a blocking task failed").caused_by(e)
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    /// Only for JSON the server itself writes or stored (request bodies have their own 400/422
+    /// in `http::json`): a failure there is a bug, so a 500.
+    fn from(e: serde_json::Error) -> Self {
+        AppError::internal("JSON (de)serialisation failed").caused_by(e)
     }
 }
 
@@ -295,4 +368,40 @@ pub enum StdErrors {
     /// The database is unreachable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_keeps_its_cause_for_the_log_and_not_for_the_client() {
+        let e = AppError::from(diesel::result::Error::QueryBuilderError(
+            "the cause 原因".into(),
+        ));
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert!(!e.detail.contains("原因"), "{}", e.detail);
+        assert!(chain(&e).contains("the cause 原因"), "{}", chain(&e));
+
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(e.error_response().into_body()))
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("\"code\":\"internal\""), "{body}");
+        assert!(!body.contains("原因"), "{body}");
+
+        // A command keeps the request error's cause as its own.
+        let c = CommandError::from(e);
+        assert!(chain(&c).ends_with("the cause 原因"), "{}", chain(&c));
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_detail_and_has_no_cause() {
+        let e = AppError::conflict("region code 630122 is already used");
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(
+            e.to_string(),
+            "conflict: region code 630122 is already used"
+        );
+    }
 }

@@ -80,8 +80,7 @@ pub fn once(
                 "this Idempotency-Key was used for a different request",
             ));
         }
-        let body =
-            serde_json::from_str(&response).map_err(|e| AppError::internal(e.to_string()))?;
+        let body = serde_json::from_str(&response)?;
         return Ok(Stored {
             status: status as u16,
             body,

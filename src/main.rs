@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use actix_web::HttpServer;
 use clap::Parser;
 use firegrid::config::{AuditCommand, BenchCommand, Cli, Command, Config, UserCommand};
+use firegrid::error::{chain, CommandError};
 use firegrid::{bootstrap, db, openapi, telemetry, AppState};
 
 fn main() -> ExitCode {
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
                 demo_accounts: false,
             };
             std::fs::write(&path, firegrid::demo::county_csv(&spec))
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(|e| CommandError::caused_by(format!("cannot write {}", path.display()), e))
         }
         Command::Demo { emit_csv: None, .. } => demo(&cli.config),
         Command::Openapi => {
@@ -43,6 +44,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // The whole chain: what failed, then each underlying cause.
+            let e = chain(&e);
             tracing::error!("{e}");
             eprintln!("firegrid: {e}");
             ExitCode::FAILURE
@@ -50,9 +53,18 @@ fn main() -> ExitCode {
     }
 }
 
+fn create_data_dir(config: &Config) -> Result<(), CommandError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        CommandError::caused_by(
+            format!("cannot create data directory {}", config.data_dir.display()),
+            e,
+        )
+    })
+}
+
 /// Connects and applies pending migrations; every subcommand that touches the database starts
 /// here, so a fresh database is always usable.
-fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, String> {
+fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, CommandError> {
     let pool = db::build_pool(
         url,
         1,
@@ -60,7 +72,7 @@ fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, String> {
     );
     let mut conn = pool
         .get()
-        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+        .map_err(|e| CommandError::caused_by("cannot connect to the database", e))?;
     let applied = db::run_migrations(&mut conn)?;
     for m in &applied {
         tracing::info!(migration = %m, "applied migration");
@@ -68,10 +80,9 @@ fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, String> {
     Ok(conn)
 }
 
-fn audit_verify(config: &Config) -> Result<(), String> {
+fn audit_verify(config: &Config) -> Result<(), CommandError> {
     let mut conn = migrated_conn(&config.database_url(), config)?;
-    let (checked, broken) =
-        firegrid::hazards::events::verify_all(&mut conn).map_err(|e| e.detail)?;
+    let (checked, broken) = firegrid::hazards::events::verify_all(&mut conn)?;
     for b in &broken {
         println!(
             "BROKEN case {} at event {}: {}",
@@ -82,15 +93,15 @@ fn audit_verify(config: &Config) -> Result<(), String> {
     if broken.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(CommandError::new(format!(
             "{} case timeline(s) fail verification",
             broken.len()
-        ))
+        )))
     }
 }
 
-fn user(config: &Config, cmd: UserCommand) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+fn user(config: &Config, cmd: UserCommand) -> Result<(), CommandError> {
+    create_data_dir(config)?;
     let mut conn = migrated_conn(&config.database_url(), config)?;
     match cmd {
         UserCommand::Create {
@@ -118,9 +129,10 @@ fn user(config: &Config, cmd: UserCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+fn import(config: &Config, file: &std::path::Path) -> Result<(), CommandError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| CommandError::caused_by(format!("cannot read {}", file.display()), e))?;
+    create_data_dir(config)?;
     let mut conn = migrated_conn(&config.database_url(), config)?;
     let started = std::time::Instant::now();
     match firegrid::import::run_as_system(&mut conn, &bytes) {
@@ -140,13 +152,13 @@ fn import(config: &Config, file: &std::path::Path) -> Result<(), String> {
             for f in &e.errors {
                 eprintln!("{}: {}", f.field, f.message);
             }
-            Err(e.detail)
+            Err(e.into())
         }
     }
 }
 
-fn demo(config: &Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+fn demo(config: &Config) -> Result<(), CommandError> {
+    create_data_dir(config)?;
     let mut conn = migrated_conn(&config.database_url(), config)?;
     let report = firegrid::demo::load(&mut conn)?;
     println!(
@@ -157,11 +169,11 @@ fn demo(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-fn bench(config: &Config, cmd: BenchCommand) -> Result<(), String> {
+fn bench(config: &Config, cmd: BenchCommand) -> Result<(), CommandError> {
     use firegrid::bench;
     match cmd {
         BenchCommand::Gen { scale, seed } => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+            create_data_dir(config)?;
             let mut conn = migrated_conn(&config.database_url(), config)?;
             let layout = bench::Layout::of(scale);
             let report = bench::gen::generate(&mut conn, &layout, seed, true)?;
@@ -243,12 +255,12 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<(), String> {
     }
 }
 
-fn migrate(config: &Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+fn migrate(config: &Config) -> Result<(), CommandError> {
+    create_data_dir(config)?;
     migrated_conn(&config.database_url(), config).map(|_| ())
 }
 
-fn serve(config: &Config) -> Result<(), String> {
+fn serve(config: &Config) -> Result<(), CommandError> {
     let settings = config.resolve()?;
     let mut conn = migrated_conn(&settings.database_url, config)?;
     if let Some(generated) = bootstrap::ensure_admin(&mut conn, settings.admin_password.as_deref())?
@@ -270,7 +282,7 @@ fn serve(config: &Config) -> Result<(), String> {
         let mut server = HttpServer::new(move || firegrid::build_app(server_state.clone()))
             .shutdown_timeout(10)
             .bind(&bind)
-            .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+            .map_err(|e| CommandError::caused_by(format!("cannot listen on {bind}"), e))?;
         if let Some(n) = workers {
             server = server.workers(n.max(1));
         }
@@ -282,6 +294,9 @@ fn serve(config: &Config) -> Result<(), String> {
             interval,
         ));
         // actix-web stops gracefully on SIGTERM and SIGINT: in-flight requests finish first.
-        server.run().await.map_err(|e| e.to_string())
+        server
+            .run()
+            .await
+            .map_err(|e| CommandError::caused_by("the server stopped with an error", e))
     })
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 description, generated from the handlers' annotations. The committed copy in
 //! `api-spec/openapi.json` is compared with this in `tests/openapi_drift.rs`.
 
+use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::App;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -67,25 +68,24 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The base document (info, shared schemas, security scheme) the route collection extends.
-pub fn base() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
-
-/// The full description, collected from the same route registration the server uses.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new()
+/// Registers every route (`routes::register`) on `app` and collects the description from
+/// that same registration: the server (`app::build_app`) and the document both come from here.
+pub fn collect<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    let (app, mut api) = app
         .into_utoipa_app()
-        .openapi(base())
-        .configure(crate::app::routes)
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::register)
         .split_for_parts();
-    finish(api)
+    describe_responses(&mut api);
+    (app, api)
 }
 
-/// The last touches applied to the collected document, wherever it is collected.
-pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    describe_responses(&mut api);
-    api
+/// The full description, as the server collects it (for `firegrid openapi` and the drift test).
+pub fn document() -> utoipa::openapi::OpenApi {
+    collect(App::new()).1
 }
 
 /// Pretty JSON with a trailing newline, exactly as committed in `api-spec/openapi.json`.

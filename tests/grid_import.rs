@@ -537,7 +537,7 @@ async fn demo_county_loads_into_an_empty_database_only(b: Backend) {
         let again = firegrid::demo::load(&mut conn)
             .err()
             .expect("refuses a second time");
-        assert!(again.contains("already holds data"), "{again}");
+        assert!(again.to_string().contains("already holds data"), "{again}");
     }
 
     // One account per role, each logging in with the demo password.

@@ -157,7 +157,7 @@ pub async fn upload_attachment(
             hazard_store::record(conn, &p, id, "attach", params, now)?;
             Ok((
                 201,
-                serde_json::to_value(a.to_api()).map_err(|e| AppError::internal(e.to_string()))?,
+                serde_json::to_value(a.to_api())?,
             ))
         })
     })

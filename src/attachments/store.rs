@@ -73,17 +73,17 @@ pub fn write_blob(data_dir: &Path, sha256: &str, bytes: &[u8]) -> AppResult<()> 
         .parent()
         .ok_or_else(|| AppError::internal("blob path"))?;
     std::fs::create_dir_all(dir)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| AppError::internal(format!("cannot create {}", dir.display())).caused_by(e))?;
     let tmp = dir.join(format!(".{sha256}.{}", uuid::Uuid::new_v4()));
     std::fs::write(&tmp, bytes)
-        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", tmp.display())))?;
+        .map_err(|e| AppError::internal(format!("cannot write {}", tmp.display())).caused_by(e))?;
     std::fs::rename(&tmp, &path)
-        .map_err(|e| AppError::internal(format!("cannot store {}: {e}", path.display())))
+        .map_err(|e| AppError::internal(format!("cannot store {}", path.display())).caused_by(e))
 }
 
 pub fn read_blob(data_dir: &Path, sha256: &str) -> AppResult<Vec<u8>> {
     std::fs::read(blob_path(data_dir, sha256))
-        .map_err(|e| AppError::internal(format!("photo {sha256} unreadable: {e}")))
+        .map_err(|e| AppError::internal(format!("photo {sha256} unreadable")).caused_by(e))
 }
 
 /// A stored blob about to be recorded against a case.

@@ -74,7 +74,7 @@ impl HashPool {
             .map_err(|_| AppError::internal("hashing threads stopped"))?;
         answer
             .await
-            .map_err(|_| AppError::internal("hashing failed"))
+            .map_err(|e| AppError::internal("hashing failed").caused_by(e))
     }
 }
 

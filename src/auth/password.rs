@@ -14,7 +14,7 @@ pub fn hash(password: &str) -> AppResult<String> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| AppError::internal(format!("hashing failed: {e}")))
+        .map_err(|e| AppError::internal("hashing failed").caused_by(e))
 }
 
 #[derive(Debug, PartialEq, Eq)]

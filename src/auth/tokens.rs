@@ -63,7 +63,7 @@ impl TokenKeys {
             sid: session_id.to_string(),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AppError::internal(format!("cannot sign token: {e}")))
+            .map_err(|e| AppError::internal("cannot sign token").caused_by(e))
     }
 
     /// Checks signature, algorithm, expiry and type. Whether the user, version and session are

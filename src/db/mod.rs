@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, CommandError};
 
 /// One connection, either backend. Queries written against `DbConn` compile for both; the few
 /// that diesel cannot express through the enum branch on it (see `STACK.md`).
@@ -157,14 +157,13 @@ pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Pool {
 }
 
 /// Applies every pending migration of the connection's backend.
-pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, String> {
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, CommandError> {
+    let failed = |e| CommandError::caused_by("the database migrations failed", e);
     let applied = match conn {
-        DbConn::Pg(c) => c
-            .run_pending_migrations(PG_MIGRATIONS)
-            .map_err(|e| e.to_string())?,
+        DbConn::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map_err(failed)?,
         DbConn::Sqlite(c) => c
             .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| e.to_string())?,
+            .map_err(failed)?,
     };
     Ok(applied.into_iter().map(|v| v.to_string()).collect())
 }

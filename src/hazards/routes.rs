@@ -80,7 +80,7 @@ fn one(
     let out = store::to_api(conn, &[row], Some(p), db::now())?
         .pop()
         .ok_or_else(AppError::not_found)?;
-    serde_json::to_value(out).map_err(|e| AppError::internal(e.to_string()))
+    Ok(serde_json::to_value(out)?)
 }
 
 /// Report a hazard (立案建档) in a group of the caller's scope. Send an `Idempotency-Key` so that

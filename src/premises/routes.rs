@@ -92,10 +92,7 @@ pub async fn create_premises(
             let group = writable_group(conn, &p, req.group_id)?;
             let row = store::insert(conn, &group, &v, db::now())?;
             let out = one(conn, &row)?;
-            Ok((
-                201,
-                serde_json::to_value(out).map_err(|e| AppError::internal(e.to_string()))?,
-            ))
+            Ok((201, serde_json::to_value(out)?))
         })
     })
     .await?;

@@ -1,0 +1,27 @@
+//! Every documented route, registered in one place. The server and the OpenAPI document are
+//! both collected from this list (`openapi::collect`), so neither can list a route the other
+//! lacks; the 405-with-`Allow` answers are derived from the same collection.
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::http::ops;
+use crate::{
+    attachments, auth, hazards, import, notifications, organizations, premises, regions, roster,
+    users,
+};
+
+pub fn register(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz).service(ops::readyz).service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(auth::routes::configure)
+            .configure(users::routes::configure)
+            .configure(regions::routes::configure)
+            .configure(organizations::routes::configure)
+            .configure(roster::routes::configure)
+            .configure(premises::routes::configure)
+            .configure(import::routes::configure)
+            .configure(hazards::routes::configure)
+            .configure(attachments::routes::configure)
+            .configure(notifications::routes::configure),
+    );
+}
