@@ -3,32 +3,18 @@
 
 mod common;
 
-use common::{count_rows, create_region, id_of, root_token, spawn, tree, user_with_role, Backend};
+use common::*;
 use serde_json::json;
-
-fn shop(group: i64, name: &str) -> serde_json::Value {
-    json!({
-        "group_id": group,
-        "name": name,
-        "category": "shop",
-        "address": "湟中区李家山镇李家山村一组12号",
-        "lat": 36.5012,
-        "lng": 101.5678,
-        "contact_name": "马福成",
-        "contact_phone": "13897000001",
-        "signage": true
-    })
-}
 
 async fn create_read_change_delete(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let r = app
         .post(
             "/api/v1/premises",
             Some(&root),
-            shop(t.group, " 李家山便民超市 "),
+            premises_body(t.group, " 李家山便民超市 "),
         )
         .await;
     let body = r.assert_status(201).clone();
@@ -64,15 +50,10 @@ async fn create_read_change_delete(b: Backend) {
     assert_eq!(body["signage"], false);
 
     // Move to another group.
-    let g2 = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
+    let g2 = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
     let r = app
         .patch(
             &format!("/api/v1/premises/{id}"),
@@ -106,8 +87,8 @@ async fn create_read_change_delete(b: Backend) {
 
 async fn bad_input_writes_nothing(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let post = |body: serde_json::Value| {
         let app = &app;
         let root = root.clone();
@@ -120,10 +101,10 @@ async fn bad_input_writes_nothing(b: Backend) {
             .to_string()
     };
 
-    let r = post(shop(t.village, "村里的店")).await;
+    let r = post(premises_body(t.village, "村里的店")).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(field(&r), "group_id");
-    post(shop(999_999, "无此组"))
+    post(premises_body(999_999, "无此组"))
         .await
         .assert_problem(404, "not_found");
     for (key, value, expect) in [
@@ -139,7 +120,7 @@ async fn bad_input_writes_nothing(b: Backend) {
         ("group_id", json!("一组"), "group_id"),
         ("colour", json!("red"), "colour"),
     ] {
-        let mut body = shop(t.group, "李家山便民超市");
+        let mut body = premises_body(t.group, "李家山便民超市");
         body[key] = value;
         let r = post(body).await;
         r.assert_problem(422, "validation_failed");
@@ -149,23 +130,22 @@ async fn bad_input_writes_nothing(b: Backend) {
 
     // Unique name within a group; the same name in another group is fine.
     let id = id_of(
-        post(shop(t.group, "李家山便民超市"))
+        post(premises_body(t.group, "李家山便民超市"))
             .await
             .assert_status(201),
     );
-    post(shop(t.group, "李家山便民超市"))
+    post(premises_body(t.group, "李家山便民超市"))
         .await
         .assert_problem(409, "conflict");
-    let g2 = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
-    let other = id_of(post(shop(g2, "李家山便民超市")).await.assert_status(201));
+    let g2 = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let other = id_of(
+        post(premises_body(g2, "李家山便民超市"))
+            .await
+            .assert_status(201),
+    );
     let r = app
         .patch(
             &format!("/api/v1/premises/{other}"),
@@ -205,76 +185,35 @@ async fn bad_input_writes_nothing(b: Backend) {
 
 async fn who_may_write_premises(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let g2 = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
-    let station =
-        common::create_org(&app, &root, "police_station", "李家山派出所", t.township).await;
-    app.put(
-        &format!("/api/v1/organizations/{station}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.township]}),
-    )
-    .await
-    .assert_status(200);
-    let fire = common::create_org(
-        &app,
-        &root,
-        "fire_department",
-        "湟中区消防救援大队",
-        t.county,
-    )
-    .await;
-    app.put(
-        &format!("/api/v1/organizations/{fire}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.county]}),
-    )
-    .await
-    .assert_status(200);
+    let w = World::new(&app).await;
+    let t = &w.t;
+    let g2 = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let station = w.org(OrgKind::PoliceStation, "李家山派出所", t.township);
+    let station = station.answers_for(&[t.township]).build(&app).await;
+    let fire = w.org(OrgKind::FireDepartment, "湟中区消防救援大队", t.county);
+    let fire = fire.answers_for(&[t.county]).build(&app).await;
 
-    let mut n = 0;
-    let mut token = |role: &'static str, region: Option<i64>, org: Option<i64>| {
-        n += 1;
-        let username = format!("1330000{n:04}");
-        let app = &app;
-        let root = root.clone();
-        async move {
-            user_with_role(app, &root, &username, t.village, role, region, org)
-                .await
-                .1
-        }
-    };
+    // Every account lives in 李家山村, wherever its role is bound.
     let writers = [
-        token("grid_inspector", Some(t.group), None).await,
-        token("grid_leader", Some(t.group), None).await,
-        token("grid_handler", Some(t.group), None).await,
-        token("grid_coordinator", Some(t.group), None).await,
-        token("village_cadre", Some(t.village), None).await,
-        token("village_police", Some(t.village), None).await,
-        token("township_official", Some(t.township), None).await,
-        token("admin", Some(t.county), None).await,
+        Role::GridInspector,
+        Role::GridLeader,
+        Role::GridHandler,
+        Role::GridCoordinator,
+        Role::VillageCadre,
+        Role::VillagePolice,
+        Role::TownshipOfficial,
+        Role::Admin,
     ];
-    for (i, w) in writers.iter().enumerate() {
-        let r = app
-            .post(
-                "/api/v1/premises",
-                Some(w),
-                shop(t.group, &format!("商店{i}")),
-            )
-            .await;
-        let id = id_of(r.assert_status(201));
+    let writers = tokens(&app, writers.map(|r| w.user(r).home(t.village))).await;
+    for (i, writer) in writers.iter().enumerate() {
+        let shop = w.premises(t.group, &format!("商店{i}")).by(writer);
+        let id = shop.build(&app).await;
         app.patch(
             &format!("/api/v1/premises/{id}"),
-            Some(w),
+            Some(writer),
             json!({"signage": false}),
         )
         .await
@@ -282,14 +221,14 @@ async fn who_may_write_premises(b: Backend) {
     }
     // A grid member of 一组 does not reach 二组.
     let inspector = &writers[0];
-    app.post("/api/v1/premises", Some(inspector), shop(g2, "二组商店"))
-        .await
-        .assert_problem(404, "not_found");
-    let in_g2 = id_of(
-        app.post("/api/v1/premises", Some(&root), shop(g2, "二组商店"))
-            .await
-            .assert_status(201),
-    );
+    app.post(
+        "/api/v1/premises",
+        Some(inspector),
+        premises_body(g2, "二组商店"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let in_g2 = w.premises(g2, "二组商店").build(&app).await;
     app.get(&format!("/api/v1/premises/{in_g2}"), Some(inspector))
         .await
         .assert_problem(404, "not_found");
@@ -318,15 +257,16 @@ async fn who_may_write_premises(b: Backend) {
 
     // Overseers and enforcers read, never write.
     let readers = [
-        token("county_official", Some(t.county), None).await,
-        token("police_officer", None, Some(station)).await,
-        token("fire_officer", None, Some(fire)).await,
+        w.user(Role::CountyOfficial),
+        w.user(Role::PoliceOfficer).of(station),
+        w.user(Role::FireOfficer).of(fire),
     ];
+    let readers = tokens(&app, readers.map(|u| u.home(t.village))).await;
     for r in &readers {
         app.get(&format!("/api/v1/premises/{in_g2}"), Some(r))
             .await
             .assert_status(200);
-        app.post("/api/v1/premises", Some(r), shop(t.group, "不许"))
+        app.post("/api/v1/premises", Some(r), premises_body(t.group, "不许"))
             .await
             .assert_problem(403, "forbidden");
         app.patch(
@@ -342,16 +282,13 @@ async fn who_may_write_premises(b: Backend) {
     }
 
     // Another county's administrator: nothing exists.
-    let (_, far) = user_with_role(
-        &app,
-        &root,
-        "datong.admin",
-        t.other_county,
-        "admin",
-        Some(t.other_county),
-        None,
-    )
-    .await;
+    let far = w
+        .user(Role::Admin)
+        .named("datong.admin")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
     app.get(&format!("/api/v1/premises/{in_g2}"), Some(&far))
         .await
         .assert_problem(404, "not_found");
@@ -365,9 +302,13 @@ async fn who_may_write_premises(b: Backend) {
     app.delete(&format!("/api/v1/premises/{in_g2}"), Some(&far))
         .await
         .assert_problem(404, "not_found");
-    app.post("/api/v1/premises", Some(&far), shop(t.group, "越权"))
-        .await
-        .assert_problem(404, "not_found");
+    app.post(
+        "/api/v1/premises",
+        Some(&far),
+        premises_body(t.group, "越权"),
+    )
+    .await
+    .assert_problem(404, "not_found");
     app.get(
         &format!("/api/v1/premises?region_id={}", t.county),
         Some(&far),
@@ -386,48 +327,35 @@ async fn who_may_write_premises(b: Backend) {
 
 async fn lists_by_subtree_and_category(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let g2 = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
-    let v2 = create_region(
-        &app,
-        &root,
-        Some(t.other_township),
-        "village",
-        "桥头村",
-        "630121100001",
-    )
-    .await;
-    let far_group = create_region(&app, &root, Some(v2), "group", "一组", "630121100001001").await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
+    let g2 = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let v2 = w
+        .region(t.other_township, "桥头村", "630121100001")
+        .build(&app)
+        .await;
+    let far_group = w.region(v2, "一组", "630121100001001").build(&app).await;
     let categories = [
-        "shop",
-        "restaurant",
-        "hotel",
-        "entertainment",
-        "internet_cafe",
-        "beauty_bath",
-        "workshop",
-        "clinic",
-        "school",
-        "residential",
-        "social_unit",
-        "other",
+        PremisesCategory::Shop,
+        PremisesCategory::Restaurant,
+        PremisesCategory::Hotel,
+        PremisesCategory::Entertainment,
+        PremisesCategory::InternetCafe,
+        PremisesCategory::BeautyBath,
+        PremisesCategory::Workshop,
+        PremisesCategory::Clinic,
+        PremisesCategory::School,
+        PremisesCategory::Residential,
+        PremisesCategory::SocialUnit,
+        PremisesCategory::Other,
     ];
-    for (i, c) in categories.iter().enumerate() {
+    for (i, c) in categories.into_iter().enumerate() {
         let group = [t.group, g2, far_group][i % 3];
-        let mut body = shop(group, &format!("场所{i}"));
-        body["category"] = json!(c);
-        app.post("/api/v1/premises", Some(&root), body)
-            .await
-            .assert_status(201);
+        let place = w.premises(group, &format!("场所{i}")).category(c);
+        place.build(&app).await;
     }
     let names = |r: &common::Resp| -> Vec<String> {
         r.body["items"]
@@ -461,16 +389,13 @@ async fn lists_by_subtree_and_category(b: Backend) {
     r.assert_problem(400, "validation_failed");
 
     // A grid inspector sees exactly their group; a county official their county.
-    let (_, inspector) = user_with_role(
-        &app,
-        &root,
-        "13200000001",
-        t.village,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
+    let inspector = w
+        .user(Role::GridInspector)
+        .named("13200000001")
+        .home(t.village)
+        .build(&app)
+        .await
+        .token;
     let r = app.get("/api/v1/premises", Some(&inspector)).await;
     assert_eq!(names(&r), ["场所0", "场所3", "场所6", "场所9"]);
     app.get(
@@ -479,16 +404,12 @@ async fn lists_by_subtree_and_category(b: Backend) {
     )
     .await
     .assert_problem(404, "not_found");
-    let (_, official) = user_with_role(
-        &app,
-        &root,
-        "13200000002",
-        t.county,
-        "county_official",
-        Some(t.county),
-        None,
-    )
-    .await;
+    let official = w
+        .user(Role::CountyOfficial)
+        .named("13200000002")
+        .build(&app)
+        .await
+        .token;
     let r = app
         .get("/api/v1/premises?category=clinic", Some(&official))
         .await;
@@ -517,8 +438,8 @@ async fn lists_by_subtree_and_category(b: Backend) {
 async fn idempotent_creation(b: Backend) {
     use actix_web::test::TestRequest;
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let send = |key: &'static str, body: serde_json::Value| {
         TestRequest::post()
             .uri("/api/v1/premises")
@@ -526,12 +447,18 @@ async fn idempotent_creation(b: Backend) {
             .insert_header(("idempotency-key", key))
             .set_json(body)
     };
-    let first = app.send(send("k-1", shop(t.group, "李家山便民超市"))).await;
+    let first = app
+        .send(send("k-1", premises_body(t.group, "李家山便民超市")))
+        .await;
     let id = id_of(first.assert_status(201));
-    let again = app.send(send("k-1", shop(t.group, "李家山便民超市"))).await;
+    let again = app
+        .send(send("k-1", premises_body(t.group, "李家山便民超市")))
+        .await;
     assert_eq!(id_of(again.assert_status(201)), id);
     assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
-    let other = app.send(send("k-1", shop(t.group, "另一家"))).await;
+    let other = app
+        .send(send("k-1", premises_body(t.group, "另一家")))
+        .await;
     other.assert_problem(422, "idempotency_key_reused");
     assert_eq!(count_rows(&app.db, "premises"), 1);
 }

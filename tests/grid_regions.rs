@@ -4,15 +4,13 @@
 
 mod common;
 
-use common::{
-    count_rows, create_org, create_region, id_of, root_token, spawn, tree, user_with_role, Backend,
-};
+use common::*;
 use serde_json::json;
 
 async fn patch_region_renames_and_guards_codes(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let path = format!("/api/v1/regions/{}", t.township);
 
     let r = app
@@ -62,29 +60,22 @@ async fn patch_region_renames_and_guards_codes(b: Backend) {
     app.patch("/api/v1/regions/999999", Some(&root), json!({"name": "无"}))
         .await
         .assert_problem(404, "not_found");
-    let (_, other_admin) = user_with_role(
-        &app,
-        &root,
-        "datong.admin",
-        t.other_county,
-        "admin",
-        Some(t.other_county),
-        None,
-    )
-    .await;
+    let other_admin = w
+        .user(Role::Admin)
+        .named("datong.admin")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
     app.patch(&path, Some(&other_admin), json!({"name": "越权"}))
         .await
         .assert_problem(404, "not_found");
-    let (_, official) = user_with_role(
-        &app,
-        &root,
-        "13800000001",
-        t.county,
-        "county_official",
-        Some(t.county),
-        None,
-    )
-    .await;
+    let official = w
+        .user(Role::CountyOfficial)
+        .named("13800000001")
+        .build(&app)
+        .await
+        .token;
     app.patch(&path, Some(&official), json!({"name": "越权"}))
         .await
         .assert_problem(403, "forbidden");
@@ -92,29 +83,21 @@ async fn patch_region_renames_and_guards_codes(b: Backend) {
 
 async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
 
     // A fresh group goes; afterwards it does not exist.
-    let spare = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
-    let (_, other_admin) = user_with_role(
-        &app,
-        &root,
-        "datong.admin",
-        t.other_county,
-        "admin",
-        Some(t.other_county),
-        None,
-    )
-    .await;
+    let spare = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let other_admin = w
+        .user(Role::Admin)
+        .named("datong.admin")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
     app.delete(&format!("/api/v1/regions/{spare}"), Some(&other_admin))
         .await
         .assert_problem(404, "not_found");
@@ -140,16 +123,13 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
     );
 
     // People: a role assignment on the group, or an account living there.
-    let (uid, _) = user_with_role(
-        &app,
-        &root,
-        "13800000002",
-        t.village,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
+    let uid = w
+        .user(Role::GridInspector)
+        .named("13800000002")
+        .home(t.village)
+        .build(&app)
+        .await
+        .id;
     let r = app
         .delete(&format!("/api/v1/regions/{}", t.group), Some(&root))
         .await;
@@ -162,15 +142,10 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
         "{}",
         r.body
     );
-    let lonely = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "三组",
-        "630106101001003",
-    )
-    .await;
+    let lonely = w
+        .region(t.village, "三组", "630106101001003")
+        .build(&app)
+        .await;
     app.patch(
         &format!("/api/v1/users/{uid}"),
         Some(&root),
@@ -192,22 +167,11 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
     );
 
     // Premises.
-    let shop = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "四组",
-        "630106101001004",
-    )
-    .await;
-    app.post(
-        "/api/v1/premises",
-        Some(&root),
-        json!({"group_id": shop, "name": "四组小卖部", "category": "shop", "address": "四组1号"}),
-    )
-    .await
-    .assert_status(201);
+    let shop = w
+        .region(t.village, "四组", "630106101001004")
+        .build(&app)
+        .await;
+    w.premises(shop, "四组小卖部").build(&app).await;
     let r = app
         .delete(&format!("/api/v1/regions/{shop}"), Some(&root))
         .await;
@@ -219,23 +183,11 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
     r.assert_problem(409, "conflict");
 
     // Organisations sitting there, or answering for it.
-    let empty_township = create_region(
-        &app,
-        &root,
-        Some(t.county),
-        "township",
-        "多巴镇",
-        "630106102",
-    )
-    .await;
-    let station = create_org(&app, &root, "police_station", "李家山派出所", t.township).await;
-    app.put(
-        &format!("/api/v1/organizations/{station}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.township, empty_township]}),
-    )
-    .await
-    .assert_status(200);
+    let empty_township = w.region(t.county, "多巴镇", "630106102").build(&app).await;
+    w.org(OrgKind::PoliceStation, "李家山派出所", t.township)
+        .answers_for(&[t.township, empty_township])
+        .build(&app)
+        .await;
     let r = app
         .delete(&format!("/api/v1/regions/{empty_township}"), Some(&root))
         .await;
@@ -248,16 +200,13 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
         "{}",
         r.body
     );
-    let quiet = create_region(
-        &app,
-        &root,
-        Some(t.county),
-        "township",
-        "鲁沙尔镇",
-        "630106103",
-    )
-    .await;
-    create_org(&app, &root, "governance_office", "鲁沙尔镇综治办", quiet).await;
+    let quiet = w
+        .region(t.county, "鲁沙尔镇", "630106103")
+        .build(&app)
+        .await;
+    w.org(OrgKind::GovernanceOffice, "鲁沙尔镇综治办", quiet)
+        .build(&app)
+        .await;
     let r = app
         .delete(&format!("/api/v1/regions/{quiet}"), Some(&root))
         .await;
@@ -269,16 +218,12 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
     );
 
     // Only administrators delete.
-    let (_, official) = user_with_role(
-        &app,
-        &root,
-        "13800000003",
-        t.county,
-        "county_official",
-        Some(t.county),
-        None,
-    )
-    .await;
+    let official = w
+        .user(Role::CountyOfficial)
+        .named("13800000003")
+        .build(&app)
+        .await
+        .token;
     app.delete(&format!("/api/v1/regions/{quiet}"), Some(&official))
         .await
         .assert_problem(403, "forbidden");
@@ -289,80 +234,54 @@ async fn delete_region_only_when_nothing_refers_to_it(b: Backend) {
 
 async fn supervisors_come_from_the_tier_above(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let put = |id: i64| format!("/api/v1/regions/{id}/supervisor");
 
-    let (county_official, _) = user_with_role(
-        &app,
-        &root,
-        "13900000001",
-        t.county,
-        "county_official",
-        Some(t.county),
-        None,
-    )
-    .await;
-    let (county_admin, _) = user_with_role(
-        &app,
-        &root,
-        "13900000002",
-        t.county,
-        "admin",
-        Some(t.county),
-        None,
-    )
-    .await;
-    let (township_official, _) = user_with_role(
-        &app,
-        &root,
-        "13900000003",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    let (cadre, _) = user_with_role(
-        &app,
-        &root,
-        "13900000004",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
-    let (vpolice, _) = user_with_role(
-        &app,
-        &root,
-        "13900000005",
-        t.village,
-        "village_police",
-        Some(t.village),
-        None,
-    )
-    .await;
-    let (leader, _) = user_with_role(
-        &app,
-        &root,
-        "13900000006",
-        t.village,
-        "grid_leader",
-        Some(t.group),
-        None,
-    )
-    .await;
-    let (far_official, _) = user_with_role(
-        &app,
-        &root,
-        "13900000007",
-        t.other_township,
-        "township_official",
-        Some(t.other_township),
-        None,
-    )
-    .await;
+    let county_official = w
+        .user(Role::CountyOfficial)
+        .named("13900000001")
+        .build(&app)
+        .await
+        .id;
+    let county_admin = w
+        .user(Role::Admin)
+        .named("13900000002")
+        .build(&app)
+        .await
+        .id;
+    let township_official = w
+        .user(Role::TownshipOfficial)
+        .named("13900000003")
+        .build(&app)
+        .await
+        .id;
+    let cadre = w
+        .user(Role::VillageCadre)
+        .named("13900000004")
+        .build(&app)
+        .await
+        .id;
+    let vpolice = w
+        .user(Role::VillagePolice)
+        .named("13900000005")
+        .build(&app)
+        .await
+        .id;
+    let leader = w
+        .user(Role::GridLeader)
+        .named("13900000006")
+        .home(t.village)
+        .build(&app)
+        .await
+        .id;
+    let far_official = w
+        .user(Role::TownshipOfficial)
+        .named("13900000007")
+        .at(t.other_township)
+        .build(&app)
+        .await
+        .id;
 
     // Township: a county official or admin of its county.
     let r = app
@@ -463,16 +382,13 @@ async fn supervisors_come_from_the_tier_above(b: Backend) {
         )
         .await;
     r.assert_problem(422, "validation_failed");
-    let (_, other_admin) = user_with_role(
-        &app,
-        &root,
-        "datong.admin",
-        t.other_county,
-        "admin",
-        Some(t.other_county),
-        None,
-    )
-    .await;
+    let other_admin = w
+        .user(Role::Admin)
+        .named("datong.admin")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
     app.put(
         &put(t.village),
         Some(&other_admin),
@@ -480,16 +396,12 @@ async fn supervisors_come_from_the_tier_above(b: Backend) {
     )
     .await
     .assert_problem(404, "not_found");
-    let (_, token) = user_with_role(
-        &app,
-        &root,
-        "13900000008",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
+    let token = w
+        .user(Role::TownshipOfficial)
+        .named("13900000008")
+        .build(&app)
+        .await
+        .token;
     app.put(
         &put(t.village),
         Some(&token),
@@ -504,8 +416,8 @@ async fn supervisors_come_from_the_tier_above(b: Backend) {
 
 async fn roster_shows_one_leader_three_officers(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
     let path = format!("/api/v1/regions/{}/roster", t.group);
 
     let r = app.get(&path, Some(&root)).await;
@@ -523,16 +435,13 @@ async fn roster_shows_one_leader_three_officers(b: Backend) {
         ])
     );
 
-    let (leader, _) = user_with_role(
-        &app,
-        &root,
-        "13700000001",
-        t.village,
-        "admin",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let leader = w
+        .user(Role::Admin)
+        .named("13700000001")
+        .at(t.village)
+        .build(&app)
+        .await
+        .id;
     app.grant(
         &root,
         leader,
@@ -540,16 +449,15 @@ async fn roster_shows_one_leader_three_officers(b: Backend) {
     )
     .await
     .assert_status(201);
-    let (inspector, inspector_token) = user_with_role(
-        &app,
-        &root,
-        "13700000002",
-        t.village,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
+    let Account {
+        id: inspector,
+        token: inspector_token,
+    } = w
+        .user(Role::GridInspector)
+        .named("13700000002")
+        .home(t.village)
+        .build(&app)
+        .await;
     // One person may hold several roles.
     app.grant(
         &root,
@@ -568,16 +476,13 @@ async fn roster_shows_one_leader_three_officers(b: Backend) {
     assert_eq!(body["missing"], json!(["grid_coordinator"]));
 
     // A second leader is a conflict, through the API and in the database itself.
-    let (second, _) = user_with_role(
-        &app,
-        &root,
-        "13700000003",
-        t.village,
-        "grid_coordinator",
-        Some(t.group),
-        None,
-    )
-    .await;
+    let second = w
+        .user(Role::GridCoordinator)
+        .named("13700000003")
+        .home(t.village)
+        .build(&app)
+        .await
+        .id;
     app.grant(
         &root,
         second,
@@ -632,16 +537,13 @@ async fn roster_shows_one_leader_three_officers(b: Backend) {
         )
         .await;
     r.assert_problem(422, "validation_failed");
-    let (_, far) = user_with_role(
-        &app,
-        &root,
-        "13700000004",
-        t.other_township,
-        "township_official",
-        Some(t.other_township),
-        None,
-    )
-    .await;
+    let far = w
+        .user(Role::TownshipOfficial)
+        .named("13700000004")
+        .at(t.other_township)
+        .build(&app)
+        .await
+        .token;
     app.get(&path, Some(&far))
         .await
         .assert_problem(404, "not_found");
@@ -652,67 +554,43 @@ async fn roster_shows_one_leader_three_officers(b: Backend) {
 
 async fn compliance_rolls_up_per_child(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let g2 = create_region(
-        &app,
-        &root,
-        Some(t.village),
-        "group",
-        "二组",
-        "630106101001002",
-    )
-    .await;
-    let v2 = create_region(
-        &app,
-        &root,
-        Some(t.township),
-        "village",
-        "河拉台村",
-        "630106101002",
-    )
-    .await;
-    let v2g1 = create_region(&app, &root, Some(v2), "group", "一组", "630106101002001").await;
-    let _empty_village = create_region(
-        &app,
-        &root,
-        Some(t.township),
-        "village",
-        "新添堡村",
-        "630106101003",
-    )
-    .await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
+    let g2 = w
+        .region(t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let v2 = w
+        .region(t.township, "河拉台村", "630106101002")
+        .build(&app)
+        .await;
+    let v2g1 = w.region(v2, "一组", "630106101002001").build(&app).await;
+    let _empty_village = w
+        .region(t.township, "新添堡村", "630106101003")
+        .build(&app)
+        .await;
 
     // 李家山村一组: complete; 二组: a leader only; 河拉台村一组: nobody.
-    let mut n = 0;
-    for role in [
-        "grid_leader",
-        "grid_inspector",
-        "grid_handler",
-        "grid_coordinator",
-    ] {
-        n += 1;
-        user_with_role(
-            &app,
-            &root,
-            &format!("1360000000{n}"),
-            t.village,
-            role,
-            Some(t.group),
-            None,
-        )
-        .await;
+    let roster = [
+        Role::GridLeader,
+        Role::GridInspector,
+        Role::GridHandler,
+        Role::GridCoordinator,
+    ];
+    for (n, role) in (1..).zip(roster) {
+        let username = format!("1360000000{n}");
+        w.user(role)
+            .named(&username)
+            .home(t.village)
+            .build(&app)
+            .await;
     }
-    user_with_role(
-        &app,
-        &root,
-        "13600000009",
-        t.village,
-        "grid_leader",
-        Some(g2),
-        None,
-    )
-    .await;
+    w.user(Role::GridLeader)
+        .named("13600000009")
+        .at(g2)
+        .home(t.village)
+        .build(&app)
+        .await;
 
     let r = app
         .get(
@@ -784,16 +662,12 @@ async fn compliance_rolls_up_per_child(b: Backend) {
     );
 
     // Read by anyone whose scope covers it, nobody else.
-    let (_, cadre) = user_with_role(
-        &app,
-        &root,
-        "13600000010",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let cadre = w
+        .user(Role::VillageCadre)
+        .named("13600000010")
+        .build(&app)
+        .await
+        .token;
     let body = app
         .get(
             &format!("/api/v1/regions/{}/roster-compliance", t.village),
@@ -808,16 +682,13 @@ async fn compliance_rolls_up_per_child(b: Backend) {
     )
     .await
     .assert_problem(404, "not_found");
-    let (_, far) = user_with_role(
-        &app,
-        &root,
-        "13600000011",
-        t.other_county,
-        "county_official",
-        Some(t.other_county),
-        None,
-    )
-    .await;
+    let far = w
+        .user(Role::CountyOfficial)
+        .named("13600000011")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
     app.get(
         &format!("/api/v1/regions/{}/roster-compliance", t.county),
         Some(&far),
@@ -828,18 +699,15 @@ async fn compliance_rolls_up_per_child(b: Backend) {
 
 async fn township_committee(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (head, _) = user_with_role(
-        &app,
-        &root,
-        "13500000001",
-        t.township,
-        "admin",
-        Some(t.township),
-        None,
-    )
-    .await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
+    let head = w
+        .user(Role::Admin)
+        .named("13500000001")
+        .at(t.township)
+        .build(&app)
+        .await
+        .id;
     app.grant(
         &root,
         head,
@@ -847,66 +715,33 @@ async fn township_committee(b: Backend) {
     )
     .await
     .assert_status(201);
-    let (_, official) = user_with_role(
-        &app,
-        &root,
-        "13500000002",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    let (cadre, _) = user_with_role(
-        &app,
-        &root,
-        "13500000003",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
-    let station = create_org(&app, &root, "police_station", "李家山派出所", t.county).await;
-    app.put(
-        &format!("/api/v1/organizations/{station}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.township]}),
-    )
-    .await
-    .assert_status(200);
-    let office = create_org(
-        &app,
-        &root,
-        "governance_office",
-        "李家山镇综治办",
-        t.township,
-    )
-    .await;
-    let team = create_org(
-        &app,
-        &root,
-        "township_fire_team",
+    let official = w
+        .user(Role::TownshipOfficial)
+        .named("13500000002")
+        .build(&app)
+        .await
+        .token;
+    let cadre = w
+        .user(Role::VillageCadre)
+        .named("13500000003")
+        .build(&app)
+        .await
+        .id;
+    let station = w.org(OrgKind::PoliceStation, "李家山派出所", t.county);
+    let station = station.answers_for(&[t.township]).build(&app).await.id;
+    let org = |kind, name, region| w.org(kind, name, region).build(&app);
+    let office = org(OrgKind::GovernanceOffice, "李家山镇综治办", t.township)
+        .await
+        .id;
+    let team = org(
+        OrgKind::TownshipFireTeam,
         "李家山镇政府专职消防队",
         t.township,
     )
-    .await;
-    create_org(
-        &app,
-        &root,
-        "micro_fire_station",
-        "李家山村微型消防站",
-        t.village,
-    )
-    .await;
-    create_org(
-        &app,
-        &root,
-        "governance_office",
-        "桥头镇综治办",
-        t.other_township,
-    )
-    .await;
+    .await
+    .id;
+    org(OrgKind::MicroFireStation, "李家山村微型消防站", t.village).await;
+    org(OrgKind::GovernanceOffice, "桥头镇综治办", t.other_township).await;
 
     let path = format!("/api/v1/regions/{}/committee", t.township);
     let r = app.get(&path, Some(&official)).await;
@@ -954,38 +789,28 @@ async fn township_committee(b: Backend) {
 /// Every id-taking grid endpoint answers 404 to a user of another county, and writes nothing.
 async fn other_county_sees_nothing(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, far_admin) = user_with_role(
-        &app,
-        &root,
-        "datong.admin",
-        t.other_county,
-        "admin",
-        Some(t.other_county),
-        None,
-    )
-    .await;
-    let (_, far_official) = user_with_role(
-        &app,
-        &root,
-        "13400000001",
-        t.other_county,
-        "county_official",
-        Some(t.other_county),
-        None,
-    )
-    .await;
-    let (cadre, _) = user_with_role(
-        &app,
-        &root,
-        "13400000002",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
+    let far_admin = w
+        .user(Role::Admin)
+        .named("datong.admin")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
+    let far_official = w
+        .user(Role::CountyOfficial)
+        .named("13400000001")
+        .at(t.other_county)
+        .build(&app)
+        .await
+        .token;
+    let cadre = w
+        .user(Role::VillageCadre)
+        .named("13400000002")
+        .build(&app)
+        .await
+        .id;
     for token in [&far_admin, &far_official] {
         for id in [t.county, t.township, t.village, t.group] {
             app.get(&format!("/api/v1/regions/{id}"), Some(token))
@@ -1037,34 +862,20 @@ async fn other_county_sees_nothing(b: Backend) {
 /// A group or premises named by a hazard case stays.
 async fn hazard_cases_keep_regions_and_premises(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, inspector) = user_with_role(
-        &app,
-        &root,
-        "13300000001",
-        t.village,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
-    let r = app
-        .post(
-            "/api/v1/premises",
-            Some(&inspector),
-            json!({"group_id": t.group, "name": "一组小卖部", "category": "shop", "address": "一组3号"}),
-        )
-        .await;
-    let premises = id_of(r.assert_status(201));
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&inspector),
-            json!({"group_id": t.group, "premises_id": premises, "category": "electrical", "severity": "general",
-                   "title": "私拉乱接电线", "description": "小卖部后院私拉电线", "source": "patrol"}),
-        )
-        .await;
+    let w = World::new(&app).await;
+    let (root, t) = (w.root.clone(), &w.t);
+    let inspector = w
+        .user(Role::GridInspector)
+        .named("13300000001")
+        .home(t.village)
+        .build(&app)
+        .await
+        .token;
+    let premises = w.premises(t.group, "一组小卖部").by(&inspector);
+    let premises = premises.build(&app).await;
+    let mut report = report_body(t.group, Severity::General, "私拉乱接电线");
+    report["premises_id"] = json!(premises);
+    let r = app.post("/api/v1/hazards", Some(&inspector), report).await;
     r.assert_status(201);
     // Everything else that held the group goes; the case keeps it.
     let r = app

@@ -122,6 +122,18 @@ impl<'w> UserBuilder<'w> {
     }
 }
 
+/// Builds each account in turn; returns their tokens in the same order.
+pub async fn tokens<'w>(
+    app: &TestApp,
+    users: impl IntoIterator<Item = UserBuilder<'w>>,
+) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for user in users {
+        tokens.push(user.build(app).await.token);
+    }
+    tokens
+}
+
 /// A region under `parent`, one level below it, created by the root administrator.
 pub struct RegionBuilder<'w> {
     world: &'w World,
