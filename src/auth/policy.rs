@@ -7,6 +7,7 @@
 
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
+use crate::auth::scope::Scope;
 use crate::error::{AppError, AppResult};
 
 /// Things a caller may be allowed to do, each over a target region.
@@ -68,11 +69,11 @@ pub fn require(p: &Principal, cap: Capability) -> AppResult<()> {
 }
 
 /// The scope in which the caller holds `cap`.
-pub fn scope_for(p: &Principal, cap: Capability) -> crate::auth::scope::Scope {
+pub fn scope_for(p: &Principal, cap: Capability) -> Scope {
     p.assignments
         .iter()
         .filter(|a| role_may(a.role, cap))
-        .fold(crate::auth::scope::Scope::empty(), |acc, a| {
+        .fold(Scope::empty(), |acc, a| {
             acc.union(a.scope.clone())
         })
 }
@@ -97,11 +98,36 @@ pub fn authorize(p: &Principal, cap: Capability, target: Target<'_>) -> AppResul
     }
 }
 
+/// 403 unless everything `reach` covers lies inside the scope in which the caller holds `cap`:
+/// for things the caller can see (so not a 404) that also reach where the caller cannot, such as
+/// an organisation whose jurisdiction spans two counties.
+pub fn authorize_reach(p: &Principal, cap: Capability, reach: &Scope) -> AppResult<()> {
+    require(p, cap)?;
+    if scope_for(p, cap).covers(reach) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "it reaches beyond the regions you administer",
+        ))
+    }
+}
+
+/// The one rule for managing an account (edit, disable, reset its password, grant or revoke its
+/// roles): its home must be inside the administrator's scope (404 otherwise: the account does
+/// not exist for them), and so must everything it reaches through its roles (403 otherwise),
+/// an organisation's role counting with the organisation's whole jurisdiction. A global
+/// account reaches everything, so only a global administrator manages it. Without this an
+/// administrator of one county could take over an account that also works in another (or a
+/// global administrator homed in their county) and act there as it.
+pub fn manage_account(p: &Principal, home: Target<'_>, reach: &Scope) -> AppResult<()> {
+    authorize(p, Capability::ManageAccounts, home)?;
+    authorize_reach(p, Capability::ManageAccounts, reach)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::principal::Assignment;
-    use crate::auth::scope::Scope;
     use crate::error::ErrorCode;
 
     const COUNTY_A: &str = "/1/2/";
@@ -260,6 +286,35 @@ mod tests {
             )),
             "403"
         );
+    }
+
+    /// An account homed in county A: managed by A's administrator only while all it reaches
+    /// lies in A; a global account only by a global administrator.
+    #[test]
+    fn managing_an_account_needs_its_whole_reach() {
+        let admin_a = principal(Role::Admin, Scope::from_paths(vec![COUNTY_A.into()]));
+        let global = principal(Role::Admin, Scope::Global);
+        let home = Target::Region(TOWNSHIP_A);
+        let inside = Scope::from_paths(vec![GROUP_A.into(), TOWNSHIP_A.into()]);
+        let straddling = Scope::from_paths(vec![TOWNSHIP_A.into(), COUNTY_B.into()]);
+        let cases = [
+            (&admin_a, home, &inside, "ok"),
+            (&admin_a, home, &straddling, "403"),
+            (&admin_a, home, &Scope::Global, "403"),
+            (&admin_a, Target::Region(COUNTY_B), &inside, "404"),
+            (&admin_a, Target::Top, &Scope::Global, "404"),
+            (&global, home, &Scope::Global, "ok"),
+            (&global, Target::Top, &straddling, "ok"),
+        ];
+        for (p, home, reach, expected) in cases {
+            assert_eq!(
+                outcome(manage_account(p, home, reach)),
+                expected,
+                "{home:?} {reach:?}"
+            );
+        }
+        let official = principal(Role::CountyOfficial, Scope::from_paths(vec![COUNTY_A.into()]));
+        assert_eq!(outcome(manage_account(&official, home, &inside)), "403");
     }
 
     #[test]

@@ -56,6 +56,16 @@ impl Scope {
         }
     }
 
+    /// Whether every region `other` reaches lies inside this scope (only everything covers
+    /// everything).
+    pub fn covers(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Global, _) => true,
+            (Scope::Paths(_), Scope::Global) => false,
+            (Scope::Paths(_), Scope::Paths(theirs)) => theirs.iter().all(|p| self.contains(p)),
+        }
+    }
+
     /// The regions both scopes see: of two nested subtrees the inner one, of two disjoint ones
     /// neither.
     pub fn intersect(&self, other: &Scope) -> Scope {
@@ -165,6 +175,20 @@ mod tests {
         for outside in ["/1/50/", "/1/6/", "/1/", "/1/4/"] {
             assert!(!(outside >= "/1/5/" && outside < end.as_str()), "{outside}");
         }
+    }
+
+    #[test]
+    fn covering_means_every_subtree_inside() {
+        let county = Scope::from_paths(vec!["/1/5/".into()]);
+        let inside = Scope::from_paths(vec!["/1/5/23/".into(), "/1/5/".into()]);
+        let straddling = Scope::from_paths(vec!["/1/5/23/".into(), "/1/6/7/".into()]);
+        assert!(county.covers(&inside));
+        assert!(county.covers(&Scope::empty()));
+        assert!(!county.covers(&straddling));
+        assert!(!county.covers(&Scope::Global));
+        assert!(!inside.covers(&Scope::from_paths(vec!["/1/".into()])));
+        assert!(Scope::Global.covers(&Scope::Global));
+        assert!(Scope::Global.covers(&straddling));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use actix_web::{get, post, put, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
+use crate::auth::policy::{authorize, authorize_reach, require, scope_for, Capability, Target};
 use crate::auth::principal::Principal;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
@@ -155,6 +155,9 @@ pub async fn set_jurisdiction(
         let org = visible(conn, &p, id)?;
         let home = region_store::get(conn, org.region_id)?;
         authorize(&p, Capability::ManageGrid, Target::Region(&home.path))?;
+        // Before the change: shrinking a jurisdiction that covers another administrator's
+        // regions is not this caller's decision (after: each new region is checked below).
+        authorize_reach(&p, Capability::ManageGrid, &store::reach(conn, &org)?)?;
         let kind =
             OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
         let level = kind.jurisdiction_level().ok_or_else(|| {

@@ -33,6 +33,12 @@ pub fn visibility_paths(conn: &mut DbConn, org: &OrgRow) -> AppResult<Vec<String
     Ok(paths)
 }
 
+/// Everything an organisation reaches: where it sits and its whole jurisdiction. A role on it,
+/// or a change to its jurisdiction, is only for administrators whose scope covers all of it.
+pub fn reach(conn: &mut DbConn, org: &OrgRow) -> AppResult<Scope> {
+    Ok(Scope::from_paths(visibility_paths(conn, org)?))
+}
+
 pub fn insert(
     conn: &mut DbConn,
     kind: OrgKind,

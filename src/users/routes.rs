@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
+use crate::auth::policy::{
+    authorize, authorize_reach, manage_account, require, scope_for, Capability, Target,
+};
 use crate::auth::principal::{load_assignments, Principal};
 use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
@@ -44,11 +46,25 @@ fn authorize_region(conn: &mut DbConn, p: &Principal, region_id: Option<i64>) ->
     }
 }
 
-/// Loads an account the caller administers; 404 for anyone else's.
-fn managed(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
+/// Loads an account whose home lies in the caller's scope, to read it; 404 for anyone else's.
+fn visible(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
     require(p, Capability::ManageAccounts)?;
     let user = store::get(conn, id)?;
     authorize_region(conn, p, user.region_id)?;
+    Ok(user)
+}
+
+/// Loads an account the caller may change (`policy::manage_account`): 404 when its home is
+/// outside the caller's scope, 403 when its roles reach beyond it.
+fn managed(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
+    require(p, Capability::ManageAccounts)?;
+    let user = store::get(conn, id)?;
+    let home = match user.region_id {
+        Some(r) => Some(region_store::get(conn, r)?.path),
+        None => None,
+    };
+    let home = home.as_deref().map_or(Target::Top, Target::Region);
+    manage_account(p, home, &store::reach(conn, id)?)?;
     Ok(user)
 }
 
@@ -161,7 +177,7 @@ pub async fn get_user(
 ) -> AppResult<web::Json<User>> {
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
-        let row = managed(conn, &p, id)?;
+        let row = visible(conn, &p, id)?;
         one(conn, row)
     })
     .await?;
@@ -273,6 +289,8 @@ pub async fn grant_role(
                 let org = org_store::get(conn, oid)?;
                 let home = region_store::get(conn, org.region_id)?;
                 authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
+                // An officer sees the whole jurisdiction: all of it must be the granter's.
+                authorize_reach(&p, Capability::ManageAccounts, &org_store::reach(conn, &org)?)?;
                 Bound::Organization(
                     OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
                 )
@@ -338,16 +356,8 @@ pub async fn revoke_role(
             .iter()
             .position(|a| a.id == assignment_id)
             .ok_or_else(AppError::not_found)?;
+        // `managed` has checked the account's whole reach, this assignment's included.
         let a = held.swap_remove(pos);
-        match (&a.region_path, &a.organization) {
-            (Some(path), _) => authorize(&p, Capability::ManageAccounts, Target::Region(path))?,
-            (None, Some(org)) => {
-                let org = org_store::get(conn, org.id)?;
-                let home = region_store::get(conn, org.region_id)?;
-                authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?
-            }
-            (None, None) => authorize(&p, Capability::ManageAccounts, Target::Top)?,
-        }
         if a.role == Role::Admin && a.scope.is_global() && store::count_global_admins(conn)? <= 1 {
             return Err(AppError::conflict(
                 "the last global administrator cannot be removed",

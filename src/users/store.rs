@@ -8,6 +8,7 @@ use crate::auth::scope::Scope;
 use crate::db::schema::{auth_sessions, regions, role_assignments, users};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::organizations::store as org_store;
 use crate::regions::model::RegionRef;
 use crate::regions::store as region_store;
 use crate::scope_filter;
@@ -35,6 +36,23 @@ pub fn home_path(conn: &mut DbConn, user: &UserRow) -> AppResult<Option<String>>
     user.region_id
         .map(|r| region_store::get(conn, r).map(|r| r.path))
         .transpose()
+}
+
+/// Everything an account reaches through its roles: each role's scope, and for a role on an
+/// organisation also where the organisation sits. A global administrator reaches everything.
+pub fn reach(conn: &mut DbConn, user_id: i64) -> AppResult<Scope> {
+    let held = load_assignments(conn, &[user_id])?
+        .remove(&user_id)
+        .unwrap_or_default();
+    let mut reach = Scope::empty();
+    for a in held {
+        if let Some(org) = &a.organization {
+            let org = org_store::get(conn, org.id)?;
+            reach = reach.union(org_store::reach(conn, &org)?);
+        }
+        reach = reach.union(a.scope);
+    }
+    Ok(reach)
 }
 
 pub struct NewUserRow<'a> {
