@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpRequest};
 use tracing_actix_web::TracingLogger;
 
 use crate::error::AppError;
-use crate::http::{ops, problem};
+use crate::http::{headers, ops, problem};
 use crate::{openapi, telemetry, AppState};
 
 pub fn build_app(
@@ -49,4 +49,5 @@ pub fn build_app(
         .wrap(from_fn(telemetry::request_id_header))
         .wrap(metrics)
         .wrap(TracingLogger::default())
+        .wrap(from_fn(headers::security_headers))
 }

@@ -73,9 +73,7 @@ pub fn scope_for(p: &Principal, cap: Capability) -> Scope {
     p.assignments
         .iter()
         .filter(|a| role_may(a.role, cap))
-        .fold(Scope::empty(), |acc, a| {
-            acc.union(a.scope.clone())
-        })
+        .fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()))
 }
 
 pub fn authorize(p: &Principal, cap: Capability, target: Target<'_>) -> AppResult<()> {
@@ -313,7 +311,10 @@ mod tests {
                 "{home:?} {reach:?}"
             );
         }
-        let official = principal(Role::CountyOfficial, Scope::from_paths(vec![COUNTY_A.into()]));
+        let official = principal(
+            Role::CountyOfficial,
+            Scope::from_paths(vec![COUNTY_A.into()]),
+        );
         assert_eq!(outcome(manage_account(&official, home, &inside)), "403");
     }
 

@@ -51,6 +51,9 @@ pub struct OrgRef {
 pub struct AssignmentOut {
     pub id: i64,
     pub role: Role,
+    /// The region the role is bound to (null for officers and global administrators).
+    pub region_id: Option<i64>,
+    /// That region, named only when it lies inside the caller's scope (null otherwise).
     pub region: Option<RegionRef>,
     pub organization: Option<OrgRef>,
     pub title: Option<String>,
@@ -58,11 +61,19 @@ pub struct AssignmentOut {
 }
 
 impl Assignment {
-    pub fn to_api(&self) -> AssignmentOut {
+    /// The API view for a caller who sees `viewer`; `None` when the account looks at itself.
+    pub fn to_api(&self, viewer: Option<&Scope>) -> AssignmentOut {
+        // A name outside the caller's scope tells them about a region that does not exist for
+        // them: only its id is shown.
+        let shown = match (viewer, &self.region_path) {
+            (Some(v), Some(path)) => v.contains(path),
+            _ => true,
+        };
         AssignmentOut {
             id: self.id,
             role: self.role,
-            region: self.region.clone(),
+            region_id: self.region.as_ref().map(|r| r.id),
+            region: self.region.clone().filter(|_| shown),
             organization: self.organization.clone(),
             title: self.title.clone(),
             background: self.background,

@@ -78,7 +78,7 @@ fn issue(
         state
             .tokens
             .issue(user.id, user.token_version, session, expires_in as i64)?;
-    let user = user_store::to_api(conn, &[user])?
+    let user = user_store::to_api(conn, &[user], None)?
         .pop()
         .ok_or_else(AppError::not_found)?;
     Ok(TokenResponse {
@@ -116,11 +116,7 @@ pub async fn login(
 
     let (u, i) = (username.clone(), ip.clone());
     let user = db::run(&state.pool, move |conn| {
-        let now = db::now();
-        let counts = store::failures_since(conn, &u, &i, throttle::window_start(now))?;
-        throttle::check(&counts, now).inspect_err(|_| {
-            tracing::warn!(username = %u, ip = %i, "login refused: too many failed attempts");
-        })?;
+        throttle::guard(conn, &u, &i)?;
         user_store::find_by_username(conn, &u)
     })
     .await?;
@@ -136,13 +132,7 @@ pub async fn login(
         _ => {
             let (u, i) = (username.clone(), ip.clone());
             db::run(&state.pool, move |conn| {
-                let now = db::now();
-                store::record_failure(conn, &u, &i, now)?;
-                let counts = store::failures_since(conn, &u, &i, throttle::window_start(now))?;
-                if counts.by_username.0 == throttle::MAX_FAILURES_PER_USERNAME {
-                    tracing::warn!(username = %u, ip = %i, "account locked for 15 minutes after repeated failures");
-                }
-                Ok(())
+                throttle::count_failure(conn, &u, &i)
             })
             .await?;
             return Err(invalid_login());
@@ -246,7 +236,7 @@ pub struct Me {
 pub async fn me(state: web::Data<AppState>, p: Principal) -> AppResult<web::Json<Me>> {
     let out = db::run(&state.pool, move |conn| {
         let user = user_store::get(conn, p.user_id)?;
-        let user = user_store::to_api(conn, &[user])?
+        let user = user_store::to_api(conn, &[user], None)?
             .pop()
             .ok_or_else(AppError::not_found)?;
         let scope = match &p.scope {
@@ -287,12 +277,16 @@ pub struct PasswordChange {
 }
 
 /// Change your password. Every access and refresh token of the account stops working; log in
-/// again with the new password.
+/// again with the new password. A wrong current password counts toward the same lock as a
+/// failed login (5 for the account in 15 minutes give 429 with `Retry-After`, here and at login).
 #[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
-    responses((status = 204, description = "changed"), StdErrors))]
+    responses((status = 204, description = "changed"),
+    (status = 429, description = "too many failed attempts", body = crate::error::Problem, content_type = "application/problem+json"),
+    StdErrors))]
 #[post("/me/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
+    req: HttpRequest,
     p: Principal,
     body: JsonBody<PasswordChange>,
 ) -> AppResult<HttpResponse> {
@@ -302,14 +296,25 @@ pub async fn change_password(
     } = body.into_inner();
     password::check_policy(&new_password).map_err(|m| AppError::field("new_password", m))?;
     let uid = p.user_id;
-    let user = db::run(&state.pool, move |conn| user_store::get(conn, uid)).await?;
+    let ip = throttle::client_ip(&req, &state.settings.trusted_proxies);
+    let (username, i) = (p.username.clone(), ip.clone());
+    let user = db::run(&state.pool, move |conn| {
+        throttle::guard(conn, &username, &i)?;
+        user_store::get(conn, uid)
+    })
+    .await?;
     match verify(&state, &current_password, Some(user.password_hash)).await? {
         Verified::Correct { .. } => {}
         Verified::Wrong => {
+            let username = user.username;
+            db::run(&state.pool, move |conn| {
+                throttle::count_failure(conn, &username, &ip)
+            })
+            .await?;
             return Err(AppError::field(
                 "current_password",
                 "is not your current password",
-            ))
+            ));
         }
     }
     let hash = crate::auth::hash_password(&state, new_password).await?;

@@ -1,14 +1,16 @@
 //! Login throttling (OWASP): by account — 5 failures in 15 minutes lock the username, and a
 //! correct password does not get through — and by address — about 100 failures in 15 minutes,
 //! so that one township office behind one NAT address can still work while password spraying
-//! is cut off. Counts live in the database, so every server of a deployment sees the same.
+//! is cut off. Counts live in the database, so every server of a deployment sees the same, and
+//! a wrong current password at `POST /me/password` counts like a failed login.
 
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use chrono::{Duration, NaiveDateTime};
 
-use crate::auth::store::FailureCounts;
+use crate::auth::store::{self, FailureCounts};
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 
 pub const WINDOW_MINUTES: i64 = 15;
@@ -31,6 +33,28 @@ pub fn check(counts: &FailureCounts, now: NaiveDateTime) -> AppResult<()> {
             let secs = (until - now).num_seconds().max(1) as u64;
             return Err(AppError::rate_limited(secs));
         }
+    }
+    Ok(())
+}
+
+/// 429 for an account or address that has failed too often: the one check in front of every
+/// password guess, at login and at `POST /me/password` (whose current-password check would
+/// otherwise let a stolen access token guess the password without limit).
+pub fn guard(conn: &mut DbConn, username: &str, ip: &str) -> AppResult<()> {
+    let now = crate::db::now();
+    let counts = store::failures_since(conn, username, ip, window_start(now))?;
+    check(&counts, now).inspect_err(|_| {
+        tracing::warn!(username = %username, ip = %ip, "password refused: too many failed attempts");
+    })
+}
+
+/// Counts a wrong password against the account and the address, and logs the lockout it causes.
+pub fn count_failure(conn: &mut DbConn, username: &str, ip: &str) -> AppResult<()> {
+    let now = crate::db::now();
+    store::record_failure(conn, username, ip, now)?;
+    let counts = store::failures_since(conn, username, ip, window_start(now))?;
+    if counts.by_username.0 == MAX_FAILURES_PER_USERNAME {
+        tracing::warn!(username = %username, ip = %ip, "account locked for 15 minutes after repeated failures");
     }
     Ok(())
 }

@@ -269,7 +269,8 @@ pub struct NotificationRow {
 pub struct Notification {
     pub id: i64,
     pub hazard_id: Option<i64>,
-    /// `arrived`, `closure_rejected`, `listed`, `reopened`, `overdue`, `deadline_soon`.
+    /// `arrived`, `closure_rejected`, `listed`, `reopened`, `overdue`, `deadline_soon`,
+    /// `supervisor_vacant` (a region's responsible supervisor lost the role the post rests on).
     pub kind: String,
     pub message: String,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -70,8 +70,11 @@ pub struct Organization {
     pub name: String,
     /// The region it sits in.
     pub region: RegionRef,
-    /// Townships (police station) or counties (fire department) it answers for.
+    /// Townships (police station) or counties (fire department) it answers for, inside the
+    /// caller's scope.
     pub jurisdiction: Vec<RegionRef>,
+    /// Ids of the regions it also answers for outside the caller's scope (names withheld).
+    pub jurisdiction_outside_scope: Vec<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

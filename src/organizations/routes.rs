@@ -25,8 +25,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(set_jurisdiction);
 }
 
-fn one(conn: &mut db::DbConn, row: &OrgRow) -> AppResult<Organization> {
-    store::to_api(conn, std::slice::from_ref(row))?
+fn one(conn: &mut db::DbConn, p: &Principal, row: &OrgRow) -> AppResult<Organization> {
+    store::to_api(conn, std::slice::from_ref(row), &p.scope)?
         .pop()
         .ok_or_else(AppError::not_found)
 }
@@ -71,7 +71,7 @@ pub async fn create_organization(
             ));
         }
         let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
-        one(conn, &row)
+        one(conn, &p, &row)
     })
     .await?;
     Ok(HttpResponse::Created().json(out))
@@ -89,7 +89,7 @@ pub async fn get_organization(
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         let row = visible(conn, &p, id)?;
-        one(conn, &row)
+        one(conn, &p, &row)
     })
     .await?;
     Ok(web::Json(out))
@@ -124,7 +124,7 @@ pub async fn list_organizations(
     let scope = scope_for(&p, Capability::ReadGrid);
     let items = db::run(&state.pool, move |conn| {
         let rows = store::list(conn, &scope, &f)?;
-        store::to_api(conn, &rows)
+        store::to_api(conn, &rows, &scope)
     })
     .await?;
     Ok(web::Json(Page::from_rows(
@@ -178,7 +178,7 @@ pub async fn set_jurisdiction(
         }
         store::set_jurisdiction(conn, &org, kind, &regions)?;
         let row = store::get(conn, id)?;
-        one(conn, &row)
+        one(conn, &p, &row)
     })
     .await?;
     Ok(web::Json(out))

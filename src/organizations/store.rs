@@ -100,8 +100,9 @@ pub fn set_jurisdiction(
     Ok(())
 }
 
-/// The API view of organisations: their region and jurisdiction resolved.
-pub fn to_api(conn: &mut DbConn, rows: &[OrgRow]) -> AppResult<Vec<Organization>> {
+/// The API view of organisations for a caller who sees `viewer`: their region and jurisdiction
+/// resolved, the jurisdiction named only inside the viewer's scope.
+pub fn to_api(conn: &mut DbConn, rows: &[OrgRow], viewer: &Scope) -> AppResult<Vec<Organization>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let juris: Vec<(i64, RegionRow)> = organization_jurisdictions::table
         .inner_join(regions::table)
@@ -113,8 +114,13 @@ pub fn to_api(conn: &mut DbConn, rows: &[OrgRow]) -> AppResult<Vec<Organization>
         ))
         .load(conn)?;
     let mut by_org: HashMap<i64, Vec<RegionRef>> = HashMap::new();
+    let mut withheld: HashMap<i64, Vec<i64>> = HashMap::new();
     for (org, r) in juris {
-        by_org.entry(org).or_default().push(r.to_ref());
+        if viewer.contains(&r.path) {
+            by_org.entry(org).or_default().push(r.to_ref());
+        } else {
+            withheld.entry(org).or_default().push(r.id);
+        }
     }
     let home_ids: Vec<i64> = rows.iter().map(|r| r.region_id).collect();
     let homes: HashMap<i64, RegionRef> = region_store::get_many(conn, &home_ids)?
@@ -133,6 +139,7 @@ pub fn to_api(conn: &mut DbConn, rows: &[OrgRow]) -> AppResult<Vec<Organization>
                     .cloned()
                     .ok_or_else(|| AppError::internal("org region missing"))?,
                 jurisdiction: by_org.remove(&r.id).unwrap_or_default(),
+                jurisdiction_outside_scope: withheld.remove(&r.id).unwrap_or_default(),
                 created_at: r.created_at.and_utc(),
                 updated_at: r.updated_at.and_utc(),
             })

@@ -215,17 +215,26 @@ pub fn holds_role_on(
     roles: &[crate::auth::roles::Role],
     on: i64,
 ) -> AppResult<bool> {
+    Ok(role_holders(conn, roles, on)?.contains(&user_id))
+}
+
+/// The enabled accounts holding one of `roles` bound to region `on`, by id.
+pub fn role_holders(
+    conn: &mut DbConn,
+    roles: &[crate::auth::roles::Role],
+    on: i64,
+) -> AppResult<Vec<i64>> {
     use crate::db::schema::{role_assignments, users};
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    let n: i64 = role_assignments::table
+    Ok(role_assignments::table
         .inner_join(users::table)
-        .filter(role_assignments::user_id.eq(user_id))
         .filter(role_assignments::region_id.eq(on))
         .filter(role_assignments::role.eq_any(names))
         .filter(users::disabled.eq(false))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+        .select(role_assignments::user_id)
+        .distinct()
+        .order(role_assignments::user_id.asc())
+        .load(conn)?)
 }
 
 /// Sets or clears the responsible supervisor. The caller has checked that they qualify.

@@ -71,6 +71,9 @@ pub struct RosterCompliance {
     pub children: Vec<ComplianceTally>,
     /// Every incomplete group of the subtree, by code.
     pub incomplete: Vec<IncompleteGroup>,
+    /// Townships, villages and groups of the subtree without a responsible supervisor (分片包干),
+    /// by code: never named, or vacated when theirs lost the role the post rests on.
+    pub supervisor_vacant: Vec<RegionRef>,
 }
 
 /// A township official on the committee.

@@ -81,7 +81,7 @@ pub async fn get_committee(
     let out = db::run(&state.pool, move |conn| {
         let township = region_for(conn, &p, Capability::ReadGrid, id)?;
         ensure_level(&township, RegionLevel::Township)?;
-        store::committee(conn, &township)
+        store::committee(conn, &township, &p.scope)
     })
     .await?;
     Ok(web::Json(out))

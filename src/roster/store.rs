@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 
 use crate::auth::roles::{Background, Role};
-use crate::auth::scope::subtree_end;
+use crate::auth::scope::{subtree_end, Scope};
 use crate::db::schema::{
     organization_jurisdictions, organizations, regions, role_assignments, users,
 };
@@ -133,6 +133,12 @@ pub fn compliance(conn: &mut DbConn, root: &RegionRow) -> AppResult<RosterCompli
         }
     }
     incomplete.sort_by(|a, b| a.group.code.cmp(&b.group.code));
+    let mut supervisor_vacant: Vec<_> = tree
+        .iter()
+        .filter(|r| !r.level().supervisor_roles().is_empty() && r.supervisor_user_id.is_none())
+        .map(|r| r.to_ref())
+        .collect();
+    supervisor_vacant.sort_by(|a, b| a.code.cmp(&b.code));
     let tally = |r: &RegionRow, (t, c): (i64, i64)| ComplianceTally {
         region: r.to_ref(),
         groups_total: t,
@@ -146,11 +152,13 @@ pub fn compliance(conn: &mut DbConn, root: &RegionRow) -> AppResult<RosterCompli
             .map(|c| tally(c, per_child.get(&c.id).copied().unwrap_or((0, 0))))
             .collect(),
         incomplete,
+        supervisor_vacant,
     })
 }
 
-/// The committee of a township: officials, the police station, member bodies, village cadres.
-pub fn committee(conn: &mut DbConn, township: &RegionRow) -> AppResult<Committee> {
+/// The committee of a township: officials, the police station, member bodies, village cadres,
+/// for a caller who sees `viewer`.
+pub fn committee(conn: &mut DbConn, township: &RegionRow, viewer: &Scope) -> AppResult<Committee> {
     let officials: Vec<(i64, String, Option<String>, Option<String>)> = role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::region_id.eq(township.id))
@@ -185,7 +193,7 @@ pub fn committee(conn: &mut DbConn, township: &RegionRow) -> AppResult<Committee
         .load(conn)?;
     let mut police_station = None;
     let mut members = Vec::new();
-    for org in org_store::to_api(conn, &member_rows)? {
+    for org in org_store::to_api(conn, &member_rows, viewer)? {
         if station_ids.contains(&org.id) {
             police_station = Some(org);
         } else {

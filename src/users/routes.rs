@@ -19,6 +19,7 @@ use crate::http::{JsonBody, Page};
 use crate::organizations::model::OrgKind;
 use crate::organizations::store as org_store;
 use crate::regions::store as region_store;
+use crate::regions::supervision;
 use crate::users::grants::{self, Bound};
 use crate::users::model::{NewAssignment, NewUser, PasswordReset, User, UserPatch, UserRow};
 use crate::users::store;
@@ -68,8 +69,8 @@ fn managed(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<UserRow> {
     Ok(user)
 }
 
-fn one(conn: &mut DbConn, row: UserRow) -> AppResult<User> {
-    store::to_api(conn, &[row])?
+fn one(conn: &mut DbConn, p: &Principal, row: UserRow) -> AppResult<User> {
+    store::to_api(conn, &[row], Some(&p.scope))?
         .pop()
         .ok_or_else(AppError::not_found)
 }
@@ -112,7 +113,7 @@ pub async fn create_user(
             },
             db::now(),
         )?;
-        one(conn, row)
+        one(conn, &p, row)
     })
     .await?;
     Ok(HttpResponse::Created().json(out))
@@ -160,7 +161,7 @@ pub async fn list_users(
             within.as_ref(),
             &f,
         )?;
-        store::to_api(conn, &rows)
+        store::to_api(conn, &rows, Some(&p.scope))
     })
     .await?;
     Ok(web::Json(Page::from_rows(items, limit, |u: &User| u.id)))
@@ -178,7 +179,7 @@ pub async fn get_user(
     let id = id.into_inner();
     let out = db::run(&state.pool, move |conn| {
         let row = visible(conn, &p, id)?;
-        one(conn, row)
+        one(conn, &p, row)
     })
     .await?;
     Ok(web::Json(out))
@@ -238,6 +239,7 @@ pub async fn patch_user(
                     .set(users::disabled.eq(true))
                     .execute(conn)?;
                 store::revoke_all_tokens(conn, id, "account disabled")?;
+                supervision::release_lapsed(conn, id, now)?;
             }
             Some(false) if row.disabled => {
                 diesel::update(users::table.find(id))
@@ -250,7 +252,7 @@ pub async fn patch_user(
             .set(users::updated_at.eq(now))
             .execute(conn)?;
         let row = store::get(conn, id)?;
-        one(conn, row)
+        one(conn, &p, row)
     })
     .await?;
     Ok(web::Json(out))
@@ -290,7 +292,11 @@ pub async fn grant_role(
                 let home = region_store::get(conn, org.region_id)?;
                 authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
                 // An officer sees the whole jurisdiction: all of it must be the granter's.
-                authorize_reach(&p, Capability::ManageAccounts, &org_store::reach(conn, &org)?)?;
+                authorize_reach(
+                    &p,
+                    Capability::ManageAccounts,
+                    &org_store::reach(conn, &org)?,
+                )?;
                 Bound::Organization(
                     OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
                 )
@@ -317,7 +323,7 @@ pub async fn grant_role(
             req.background.map(|b| b.as_str()),
         )?;
         let row = store::get(conn, id)?;
-        one(conn, row)
+        one(conn, &p, row)
     })
     .await?;
     Ok(HttpResponse::Created().json(out))
@@ -364,6 +370,7 @@ pub async fn revoke_role(
             ));
         }
         diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
+        supervision::release_lapsed(conn, id, db::now())?;
         Ok(())
     })
     .await?;

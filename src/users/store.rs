@@ -165,8 +165,9 @@ pub fn count_global_admins(conn: &mut DbConn) -> AppResult<i64> {
         .get_result(conn)?)
 }
 
-/// The API view of users, roles and home regions resolved in three queries for any number.
-pub fn to_api(conn: &mut DbConn, rows: &[UserRow]) -> AppResult<Vec<User>> {
+/// The API view of users, roles and home regions resolved in three queries for any number, for
+/// a caller who sees `viewer` (`None`: the account itself).
+pub fn to_api(conn: &mut DbConn, rows: &[UserRow], viewer: Option<&Scope>) -> AppResult<Vec<User>> {
     let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
     let mut roles = load_assignments(conn, &ids)?;
     let region_ids: Vec<i64> = rows.iter().filter_map(|u| u.region_id).collect();
@@ -187,7 +188,7 @@ pub fn to_api(conn: &mut DbConn, rows: &[UserRow]) -> AppResult<Vec<User>> {
                 .remove(&u.id)
                 .unwrap_or_default()
                 .iter()
-                .map(|a| a.to_api())
+                .map(|a| a.to_api(viewer))
                 .collect(),
             created_at: u.created_at.and_utc(),
             updated_at: u.updated_at.and_utc(),
