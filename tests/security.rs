@@ -8,15 +8,7 @@ use common::*;
 use serde_json::{json, Value};
 
 /// Creates an account homed in `home` without any role; returns its id.
-async fn account<S, B>(app: &TestApp<S>, admin: &str, username: &str, name: &str, home: i64) -> i64
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn account(app: &TestApp, admin: &str, username: &str, name: &str, home: i64) -> i64 {
     let r = app
         .post(
             "/api/v1/users",
@@ -27,82 +19,70 @@ where
     id_of(r.assert_status(201))
 }
 
+/// The world, and 湟中区's administrator (`admin_huangzhong`).
+async fn county_admin(app: &TestApp) -> (World, String) {
+    let w = World::new(app).await;
+    let admin = w
+        .user(Role::Admin)
+        .named("admin_huangzhong")
+        .build(app)
+        .await;
+    (w, admin.token)
+}
+
+/// A township official of 李家山镇 (county A) who also sits on 桥头镇's committee (county B).
+async fn straddler(app: &TestApp, w: &World, username: &str) -> i64 {
+    let official = w
+        .user(Role::TownshipOfficial)
+        .named(username)
+        .build(app)
+        .await;
+    app.grant(
+        &w.root,
+        official.id,
+        json!({"role": "township_official", "region_id": w.t.other_township}),
+    )
+    .await
+    .assert_status(201);
+    official.id
+}
+
 /// Every account-management endpoint, tried by an administrator of county A (湟中区) on an
 /// account homed in A that also works in county B (大通县), on a global administrator homed in
 /// A, and on a fire officer whose department answers for both counties: 403 for each, nothing
 /// changes, and the same calls on an account that stays inside A succeed.
 async fn an_admin_manages_only_accounts_inside_their_reach(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, admin_a) = user_with_role(
-        &app,
-        &root,
-        "admin_huangzhong",
-        t.county,
-        "admin",
-        Some(t.county),
-        None,
-    )
-    .await;
-    // 马建国: a township official of 李家山镇 (A) who also sits on 桥头镇's committee (B).
-    let (straddler, _) = user_with_role(
-        &app,
-        &root,
-        "13900000001",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    app.grant(
-        &root,
-        straddler,
-        json!({"role": "township_official", "region_id": t.other_township}),
-    )
-    .await
-    .assert_status(201);
+    let (w, admin_a) = county_admin(&app).await;
+    let (root, t) = (&w.root, &w.t);
+    let straddler = straddler(&app, &w, "13900000001").await;
     // 周海: a global administrator whose home region is county A.
-    let global = account(&app, &root, "13900000002", "周海", t.county).await;
-    app.grant(&root, global, json!({"role": "admin"}))
+    let global = account(&app, root, "13900000002", "周海", t.county).await;
+    app.grant(root, global, json!({"role": "admin"}))
         .await
         .assert_status(201);
     // 韩立: a fire officer of a department whose jurisdiction covers both counties.
-    let fire = create_org(
-        &app,
-        &root,
-        "fire_department",
-        "西宁市消防救援支队",
-        t.county,
-    )
-    .await;
-    app.put(
-        &format!("/api/v1/organizations/{fire}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.county, t.other_county]}),
-    )
-    .await
-    .assert_status(200);
-    let officer = account(&app, &root, "13900000003", "韩立", t.township).await;
+    let fire = w
+        .org(OrgKind::FireDepartment, "西宁市消防救援支队", t.county)
+        .answers_for(&[t.county, t.other_county])
+        .build(&app)
+        .await
+        .id;
+    let officer = account(&app, root, "13900000003", "韩立", t.township).await;
     app.grant(
-        &root,
+        root,
         officer,
         json!({"role": "fire_officer", "organization_id": fire}),
     )
     .await
     .assert_status(201);
     // 李秀兰: works only in A; the control.
-    let (local, _) = user_with_role(
-        &app,
-        &root,
-        "13900000004",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let local = w
+        .user(Role::VillageCadre)
+        .named("13900000004")
+        .build(&app)
+        .await
+        .id;
 
     for (target, username) in [
         (straddler, "13900000001"),
@@ -110,7 +90,7 @@ async fn an_admin_manages_only_accounts_inside_their_reach(b: Backend) {
         (officer, "13900000003"),
     ] {
         let before = app
-            .get(&format!("/api/v1/users/{target}"), Some(&root))
+            .get(&format!("/api/v1/users/{target}"), Some(root))
             .await
             .assert_status(200)
             .clone();
@@ -155,7 +135,7 @@ async fn an_admin_manages_only_accounts_inside_their_reach(b: Backend) {
         .await
         .assert_problem(403, "forbidden");
         let after = app
-            .get(&format!("/api/v1/users/{target}"), Some(&root))
+            .get(&format!("/api/v1/users/{target}"), Some(root))
             .await
             .assert_status(200)
             .clone();
@@ -205,22 +185,19 @@ async fn an_admin_manages_only_accounts_inside_their_reach(b: Backend) {
     // A global administrator manages the global administrator homed in A.
     app.post(
         &format!("/api/v1/users/{global}/reset-password"),
-        Some(&root),
+        Some(root),
         json!({"new_password": "全局管理员-新密码-2026"}),
     )
     .await
     .assert_status(204);
     // And an account homed in B stays invisible: 404, as before.
-    let (in_b, _) = user_with_role(
-        &app,
-        &root,
-        "13900000005",
-        t.other_township,
-        "township_official",
-        Some(t.other_township),
-        None,
-    )
-    .await;
+    let in_b = w
+        .user(Role::TownshipOfficial)
+        .named("13900000005")
+        .at(t.other_township)
+        .build(&app)
+        .await
+        .id;
     app.patch(
         &format!("/api/v1/users/{in_b}"),
         Some(&admin_a),
@@ -235,27 +212,17 @@ async fn an_admin_manages_only_accounts_inside_their_reach(b: Backend) {
 /// inside A.
 async fn organisations_reaching_beyond_the_admin_stay_out_of_reach(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, admin_a) = user_with_role(
-        &app,
-        &root,
-        "admin_huangzhong",
-        t.county,
-        "admin",
-        Some(t.county),
-        None,
-    )
-    .await;
+    let (w, admin_a) = county_admin(&app).await;
+    let (root, t) = (&w.root, &w.t);
     let fire = create_org(
         &app,
-        &root,
+        root,
         "fire_department",
         "湟中区消防救援大队",
         t.county,
     )
     .await;
-    let station = create_org(&app, &root, "police_station", "李家山派出所", t.township).await;
+    let station = create_org(&app, root, "police_station", "李家山派出所", t.township).await;
     let juris = |id: i64| format!("/api/v1/organizations/{id}/jurisdiction");
     // While the department answers for A alone, A's administrator runs it.
     app.put(
@@ -284,14 +251,14 @@ async fn organisations_reaching_beyond_the_admin_stay_out_of_reach(b: Backend) {
     // The global administrator extends both over county B.
     app.put(
         &juris(fire),
-        Some(&root),
+        Some(root),
         json!({"region_ids": [t.county, t.other_county]}),
     )
     .await
     .assert_status(200);
     app.put(
         &juris(station),
-        Some(&root),
+        Some(root),
         json!({"region_ids": [t.township, t.other_township]}),
     )
     .await
@@ -322,7 +289,7 @@ async fn organisations_reaching_beyond_the_admin_stay_out_of_reach(b: Backend) {
     .await
     .assert_problem(403, "forbidden");
     let r = app
-        .get(&format!("/api/v1/organizations/{fire}"), Some(&root))
+        .get(&format!("/api/v1/organizations/{fire}"), Some(root))
         .await;
     assert_eq!(
         r.assert_status(200)["jurisdiction"]
@@ -332,7 +299,7 @@ async fn organisations_reaching_beyond_the_admin_stay_out_of_reach(b: Backend) {
         2
     );
     let r = app
-        .get(&format!("/api/v1/users/{second}"), Some(&root))
+        .get(&format!("/api/v1/users/{second}"), Some(root))
         .await;
     assert!(r.assert_status(200)["roles"].as_array().unwrap().is_empty());
 }
@@ -347,7 +314,7 @@ fn header<'a>(r: &'a Resp, name: &str) -> &'a str {
 /// `nosniff` on every answer, `no-store` on everything that carries a token.
 async fn every_response_is_nosniff_and_tokens_are_never_stored(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
+    let root = &root_token(&app).await;
     let login = app
         .post(
             "/api/v1/auth/login",
@@ -379,11 +346,11 @@ async fn every_response_is_nosniff_and_tokens_are_never_stored(b: Backend) {
     failed.assert_problem(401, "unauthenticated");
     let answers = [
         failed,
-        app.get("/api/v1/me", Some(&root)).await,
+        app.get("/api/v1/me", Some(root)).await,
         app.get("/api/v1/me", None).await,
         app.get("/api/v1/no-such-thing", None).await,
-        app.get("/api/v1/regions/999999", Some(&root)).await,
-        app.post("/api/v1/regions", Some(&root), json!({"level": 7}))
+        app.get("/api/v1/regions/999999", Some(root)).await,
+        app.post("/api/v1/regions", Some(root), json!({"level": 7}))
             .await,
         app.get("/no-such-thing-at-all", None).await,
         app.get("/healthz", None).await,
@@ -412,18 +379,13 @@ async fn every_response_is_nosniff_and_tokens_are_never_stored(b: Backend) {
 /// lock as login: five failures between the two, and both answer 429 with `Retry-After`.
 async fn password_change_guesses_share_the_login_throttle(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, token) = user_with_role(
-        &app,
-        &root,
-        "13700000009",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let w = World::new(&app).await;
+    let token = w
+        .user(Role::VillageCadre)
+        .named("13700000009")
+        .build(&app)
+        .await
+        .token;
     let change = |current: &str| {
         app.post(
             "/api/v1/me/password",
@@ -464,50 +426,15 @@ async fn password_change_guesses_share_the_login_throttle(b: Backend) {
 /// Role listings and jurisdictions name only regions inside the caller's scope.
 async fn names_outside_the_scope_are_withheld(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, admin_a) = user_with_role(
-        &app,
-        &root,
-        "admin_huangzhong",
-        t.county,
-        "admin",
-        Some(t.county),
-        None,
-    )
-    .await;
-    let (straddler, _) = user_with_role(
-        &app,
-        &root,
-        "13900000011",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    app.grant(
-        &root,
-        straddler,
-        json!({"role": "township_official", "region_id": t.other_township}),
-    )
-    .await
-    .assert_status(201);
-    let fire = create_org(
-        &app,
-        &root,
-        "fire_department",
-        "西宁市消防救援支队",
-        t.county,
-    )
-    .await;
-    app.put(
-        &format!("/api/v1/organizations/{fire}/jurisdiction"),
-        Some(&root),
-        json!({"region_ids": [t.county, t.other_county]}),
-    )
-    .await
-    .assert_status(200);
+    let (w, admin_a) = county_admin(&app).await;
+    let (root, t) = (&w.root, &w.t);
+    let straddler = straddler(&app, &w, "13900000011").await;
+    let fire = w
+        .org(OrgKind::FireDepartment, "西宁市消防救援支队", t.county)
+        .answers_for(&[t.county, t.other_county])
+        .build(&app)
+        .await
+        .id;
     let secret = ["桥头镇", "大通回族土族自治县", "630121"];
     let hides = |r: &Resp| {
         let text = String::from_utf8_lossy(&r.raw).into_owned();
@@ -545,7 +472,7 @@ async fn names_outside_the_scope_are_withheld(b: Backend) {
     hides(&app.get("/api/v1/organizations", Some(&admin_a)).await);
     // The global administrator sees every name; the account itself sees its own roles.
     let r = app
-        .get(&format!("/api/v1/organizations/{fire}"), Some(&root))
+        .get(&format!("/api/v1/organizations/{fire}"), Some(root))
         .await;
     assert_eq!(
         r.assert_status(200)["jurisdiction"]
@@ -564,15 +491,7 @@ fn supervisor_of(detail: &Value) -> Option<i64> {
     detail["supervisor"]["id"].as_i64()
 }
 
-async fn notifications_of<S, B>(app: &TestApp<S>, token: &str) -> Vec<Value>
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
+async fn notifications_of(app: &TestApp, token: &str) -> Vec<Value> {
     app.get("/api/v1/me/notifications", Some(token))
         .await
         .assert_status(200)["items"]
@@ -586,22 +505,18 @@ where
 /// compliance shows it.
 async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (&w.root, &w.t);
     // 王明: village cadre and village police of 李家山村; supervises 一组.
-    let (wang, _) = user_with_role(
-        &app,
-        &root,
-        "13600000001",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let wang = w
+        .user(Role::VillageCadre)
+        .named("13600000001")
+        .build(&app)
+        .await
+        .id;
     let r = app
         .grant(
-            &root,
+            root,
             wang,
             json!({"role": "village_police", "region_id": t.village}),
         )
@@ -612,48 +527,36 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
         roles[1]["id"].as_i64().unwrap(),
     );
     // 赵丽: another village cadre, who hears about the group's vacancy.
-    let (_, zhao) = user_with_role(
-        &app,
-        &root,
-        "13600000002",
-        t.village,
-        "village_cadre",
-        Some(t.village),
-        None,
-    )
-    .await;
+    let zhao = w
+        .user(Role::VillageCadre)
+        .named("13600000002")
+        .build(&app)
+        .await
+        .token;
     // 陈刚: township official, supervises 李家山村; 刘芳, another official, hears about it.
-    let (chen, _) = user_with_role(
-        &app,
-        &root,
-        "13600000003",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
-    let (_, liu) = user_with_role(
-        &app,
-        &root,
-        "13600000004",
-        t.township,
-        "township_official",
-        Some(t.township),
-        None,
-    )
-    .await;
+    let chen = w
+        .user(Role::TownshipOfficial)
+        .named("13600000003")
+        .build(&app)
+        .await
+        .id;
+    let liu = w
+        .user(Role::TownshipOfficial)
+        .named("13600000004")
+        .build(&app)
+        .await
+        .token;
     let supervise = async |region: i64, user: i64| {
         app.put(
             &format!("/api/v1/regions/{region}/supervisor"),
-            Some(&root),
+            Some(root),
             json!({"user_id": user}),
         )
         .await
     };
     supervise(t.group, wang).await.assert_status(200);
     supervise(t.village, chen).await.assert_status(200);
-    let detail = async |id: i64| app.get(&format!("/api/v1/regions/{id}"), Some(&root)).await;
+    let detail = async |id: i64| app.get(&format!("/api/v1/regions/{id}"), Some(root)).await;
     let vacant = |c: &Value| -> Vec<i64> {
         c["supervisor_vacant"]
             .as_array()
@@ -665,7 +568,7 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     let compliance = app
         .get(
             &format!("/api/v1/regions/{}/roster-compliance", t.township),
-            Some(&root),
+            Some(root),
         )
         .await
         .assert_status(200)
@@ -676,7 +579,7 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     // Losing one of two qualifying roles changes nothing.
     app.delete(
         &format!("/api/v1/users/{wang}/roles/{police_role}"),
-        Some(&root),
+        Some(root),
     )
     .await
     .assert_status(204);
@@ -686,7 +589,7 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     // Losing the last one vacates the group.
     app.delete(
         &format!("/api/v1/users/{wang}/roles/{cadre_role}"),
-        Some(&root),
+        Some(root),
     )
     .await
     .assert_status(204);
@@ -700,7 +603,7 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     // Disabling the village's supervisor vacates the village; the other official is told.
     app.patch(
         &format!("/api/v1/users/{chen}"),
-        Some(&root),
+        Some(root),
         json!({"disabled": true}),
     )
     .await
@@ -715,7 +618,7 @@ async fn a_supervisor_without_a_qualifying_role_leaves_a_vacancy(b: Backend) {
     let compliance = app
         .get(
             &format!("/api/v1/regions/{}/roster-compliance", t.township),
-            Some(&root),
+            Some(root),
         )
         .await
         .assert_status(200)
