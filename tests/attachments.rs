@@ -199,7 +199,7 @@ async fn exif_is_read_then_removed(b: Backend) {
             Some(&s.inspector),
         )
         .await;
-    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
+    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 2);
 }
 
 async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
@@ -237,7 +237,7 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
             Some(&s.inspector),
         )
         .await;
-    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
+    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 1);
     let blobs: usize = walk(&app.db.data_dir().join("attachments"));
     assert_eq!(blobs, 1);
     // Not multipart; multipart without a file.
@@ -359,12 +359,47 @@ async fn uploads_are_idempotent(b: Backend) {
             Some(&s.inspector),
         )
         .await;
-    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 1);
+    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 1);
+}
+
+/// The photo list is a page like every other list (SPEC §9), oldest first.
+async fn the_photo_list_is_a_page(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    let mut uploaded = Vec::new();
+    for photo in [JPEG, PNG, WEBP] {
+        let r = app.send(upload(&s.inspector, s.hazard, photo, None)).await;
+        uploaded.push(id_of(r.assert_status(201)));
+    }
+    let list = |query: String| {
+        let app = &app;
+        let path = format!("/api/v1/hazards/{}/attachments?{query}", s.hazard);
+        let token = s.inspector.clone();
+        async move { app.get(&path, Some(&token)).await }
+    };
+    let first = list("limit=2&cursor=".into()).await;
+    let first = first.assert_status(200).clone();
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let second = list(format!("limit=2&cursor={cursor}")).await;
+    let second = second.assert_status(200).clone();
+    assert!(second["next_cursor"].is_null());
+    let ids: Vec<i64> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, uploaded);
+    list("limit=201".into())
+        .await
+        .assert_problem(422, "validation_failed");
 }
 
 db_tests!(
     exif_is_read_then_removed,
     the_bytes_decide_the_type_and_the_size,
     photos_stay_in_scope,
-    uploads_are_idempotent
+    uploads_are_idempotent,
+    the_photo_list_is_a_page,
 );

@@ -260,7 +260,7 @@ async fn the_whole_journey(b: Backend) {
     let r = app
         .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.county))
         .await;
-    let events = r.assert_status(200).as_array().unwrap().clone();
+    let events = r.assert_status(200)["items"].as_array().unwrap().clone();
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -702,7 +702,7 @@ async fn idempotent_retries_create_nothing(b: Backend) {
     let r = app
         .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.inspector))
         .await;
-    assert_eq!(r.assert_status(200).as_array().unwrap().len(), 2);
+    assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 2);
     let bad = app
         .send(
             TestRequest::post()
@@ -1141,10 +1141,95 @@ async fn the_sweep_moves_a_mixed_batch(b: Backend) {
         )
         .await;
     let timeline = r.assert_status(200).clone();
-    let last = timeline.as_array().unwrap().last().unwrap().clone();
+    let last = timeline["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["action"], "deadline_expired");
     assert_eq!(last["from_level"], "township");
     assert_eq!(last["to_level"], "police");
+}
+
+/// The timeline is a list like every other (SPEC §9): `{items, next_cursor}`, `limit` 1–200,
+/// and an empty `cursor=` is the first page of every list.
+async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend) {
+    let app = spawn(b).await;
+    let w = world(&app).await;
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&w.inspector),
+            hazard_body(w.t.group, "general", "配电箱周边堆放纸箱"),
+        )
+        .await;
+    let id = id_of(r.assert_status(201));
+    for text in ["已通知店主", "店主答应清理", "明日复查"] {
+        act(
+            &app,
+            &w.inspector,
+            id,
+            json!({"action": "comment", "text": text}),
+        )
+        .await
+        .assert_status(200);
+    }
+    // Four events (the report and three comments), two a page, oldest first.
+    let mut seqs = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..3 {
+        let r = app
+            .get(
+                &format!("/api/v1/hazards/{id}/events?limit=2&cursor={cursor}"),
+                Some(&w.inspector),
+            )
+            .await;
+        let page = r.assert_status(200).clone();
+        seqs.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    let all = app
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.inspector))
+        .await;
+    assert_eq!(all.assert_status(200)["items"].as_array().unwrap().len(), 4);
+    assert!(all.assert_status(200)["next_cursor"].is_null());
+    for bad in ["limit=0", "limit=201", "cursor=nonsense"] {
+        app.get(
+            &format!("/api/v1/hazards/{id}/events?{bad}"),
+            Some(&w.inspector),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    for path in [
+        format!("/api/v1/hazards/{id}/events"),
+        format!("/api/v1/hazards/{id}/attachments"),
+        "/api/v1/hazards".to_string(),
+        "/api/v1/users".to_string(),
+        "/api/v1/regions".to_string(),
+        "/api/v1/organizations".to_string(),
+        "/api/v1/premises".to_string(),
+        "/api/v1/me/notifications".to_string(),
+    ] {
+        let first = app.get(&path, Some(&w.root)).await;
+        let empty = app.get(&format!("{path}?cursor="), Some(&w.root)).await;
+        assert_eq!(
+            empty.assert_status(200)["items"],
+            first.assert_status(200)["items"],
+            "{path}"
+        );
+    }
 }
 
 db_tests!(
@@ -1160,4 +1245,5 @@ db_tests!(
     lists_filter_within_scope,
     lists_merge_every_subtree_newest_first,
     the_sweep_moves_a_mixed_batch,
+    the_timeline_is_a_page_and_an_empty_cursor_starts_every_list,
 );

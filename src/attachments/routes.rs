@@ -14,6 +14,8 @@ use crate::auth::principal::{Caller, Principal};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::hazards::store as hazard_store;
+use crate::http::pagination::PageParams;
+use crate::http::Page;
 use crate::idempotency;
 use crate::AppState;
 
@@ -171,23 +173,31 @@ pub async fn upload_attachment(
     Ok(resp.json(stored.body))
 }
 
-/// The photos of a case.
-#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<Attachment>), StdErrors))]
+/// The photos of a case, oldest first, a page at a time.
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path), PageParams),
+    responses((status = 200, body = Page<Attachment>), StdErrors))]
 #[get("/hazards/{id}/attachments")]
 pub async fn list_attachments(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-) -> AppResult<web::Json<Vec<Attachment>>> {
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Attachment>>> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after_id()?;
     let rows = caller
         .run(&state.pool, move |conn, p| {
             hazard_store::visible(conn, &p, id)?;
-            store::of_hazard(conn, id)
+            store::of_hazard(conn, id, after, limit + 1)
         })
         .await?;
-    Ok(web::Json(rows.iter().map(|r| r.to_api()).collect()))
+    let items = rows.iter().map(|r| r.to_api()).collect();
+    Ok(web::Json(Page::from_rows(
+        items,
+        limit,
+        |a: &Attachment| a.id,
+    )))
 }
 
 /// The photo itself, without metadata, to whoever can see its case.

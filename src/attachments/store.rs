@@ -127,10 +127,18 @@ pub fn get(conn: &mut DbConn, id: i64) -> AppResult<AttachmentRow> {
         .ok_or_else(AppError::not_found)
 }
 
-pub fn of_hazard(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<AttachmentRow>> {
+/// Up to `fetch` photos of a case after id `after_id`, oldest first.
+pub fn of_hazard(
+    conn: &mut DbConn,
+    hazard_id: i64,
+    after_id: Option<i64>,
+    fetch: i64,
+) -> AppResult<Vec<AttachmentRow>> {
     Ok(attachments::table
         .filter(attachments::hazard_id.eq(hazard_id))
+        .filter(attachments::id.gt(after_id.unwrap_or(0)))
         .order(attachments::id.asc())
+        .limit(fetch)
         .select(AttachmentRow::as_select())
         .load(conn)?)
 }

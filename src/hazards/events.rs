@@ -251,11 +251,21 @@ pub struct Event {
     pub hash: String,
 }
 
-pub fn timeline(conn: &mut DbConn, hazard_id: i64) -> AppResult<Vec<Event>> {
+/// Up to `fetch` events of a case after sequence number `after_seq`, oldest first.
+pub fn timeline(
+    conn: &mut DbConn,
+    hazard_id: i64,
+    after_seq: Option<i64>,
+    fetch: i64,
+) -> AppResult<Vec<Event>> {
+    // A sequence number beyond i32 cannot exist: the page after it is empty.
+    let after = after_seq.map_or(0, |s| i32::try_from(s).unwrap_or(i32::MAX));
     let rows: Vec<(EventRow, Option<String>)> = hazard_events::table
         .left_join(users::table.on(hazard_events::actor_user_id.eq(users::id.nullable())))
         .filter(hazard_events::hazard_id.eq(hazard_id))
+        .filter(hazard_events::seq.gt(after))
         .order(hazard_events::seq.asc())
+        .limit(fetch)
         .select((EventRow::as_select(), users::display_name.nullable()))
         .load(conn)?;
     Ok(rows

@@ -132,23 +132,28 @@ pub async fn get_hazard(
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// The case's timeline, oldest first.
-#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<Event>), StdErrors))]
+/// The case's timeline, oldest first, a page at a time (the cursor follows `seq`).
+#[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path), PageParams),
+    responses((status = 200, body = Page<Event>), StdErrors))]
 #[get("/hazards/{id}/events")]
 pub async fn hazard_events(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-) -> AppResult<web::Json<Vec<Event>>> {
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Event>>> {
     let id = id.into_inner();
+    let limit = page.limit()?;
+    let after = page.after_id()?;
     let out = caller
         .run(&state.pool, move |conn, p| {
             store::visible(conn, &p, id)?;
-            events::timeline(conn, id)
+            events::timeline(conn, id, after, limit + 1)
         })
         .await?;
-    Ok(web::Json(out))
+    Ok(web::Json(Page::from_rows(out, limit, |e: &Event| {
+        i64::from(e.seq)
+    })))
 }
 
 /// Take an action on a case (SPEC §5). 403 when your roles never allow it, 409

@@ -33,9 +33,14 @@ impl PageParams {
         }
     }
 
-    /// The id after which this page starts, if any.
+    /// The id after which this page starts, if any. An empty `cursor=` is the first page, as
+    /// a client that sends the previous page's `next_cursor` verbatim may do.
     pub fn after_id(&self) -> AppResult<Option<i64>> {
-        self.cursor.as_deref().map(decode_cursor).transpose()
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()
     }
 }
 
@@ -99,5 +104,16 @@ mod tests {
         assert_eq!(p(Some(200)).limit().unwrap(), 200);
         assert!(p(Some(0)).limit().is_err());
         assert!(p(Some(201)).limit().is_err());
+    }
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        let p = |c: &str| PageParams {
+            limit: None,
+            cursor: Some(c.to_string()),
+        };
+        assert_eq!(p("").after_id().unwrap(), None);
+        assert_eq!(p(&encode_cursor(7)).after_id().unwrap(), Some(7));
+        assert!(p("x").after_id().is_err());
     }
 }
