@@ -1232,6 +1232,182 @@ async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend
     }
 }
 
+/// A township without a police station (桥头镇): an overdue case there cannot move up. It stays
+/// at the township and visibly overdue, and the county's officials, the township's officials
+/// and its supervisor are told once per deadline, however many servers sweep how often. Once a
+/// station answers for the township, the next pass hands the case over.
+async fn a_township_without_a_police_station_keeps_the_case_overdue(b: Backend) {
+    let app = spawn(b).await;
+    let w = world(&app).await;
+    let village = create_region(
+        &app,
+        &w.root,
+        Some(w.t.other_township),
+        "village",
+        "桥头村",
+        "630121100001",
+    )
+    .await;
+    let group = create_region(
+        &app,
+        &w.root,
+        Some(village),
+        "group",
+        "二组",
+        "630121100001002",
+    )
+    .await;
+    let user = |name: &'static str, region: i64, role: &'static str| {
+        let app = &app;
+        let root = w.root.clone();
+        async move {
+            user_with_role(app, &root, name, region, role, Some(region), None)
+                .await
+                .1
+        }
+    };
+    let inspector = user("qiaotou_xuncha", group, "grid_inspector").await;
+    let cadre = user("qiaotou_cungabu", village, "village_cadre").await;
+    let datong_county = user("datong_xianling", w.t.other_county, "county_official").await;
+    let official = w.outsider.clone(); // 桥头镇's township official
+    let id = report(
+        &app,
+        &inspector,
+        hazard_body(group, "general", "楼道堆放杂物"),
+    )
+    .await;
+    act(&app, &inspector, id, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    act(&app, &cadre, id, json!({"action": "escalate"}))
+        .await
+        .assert_status(200);
+    let r = act(
+        &app,
+        &official,
+        id,
+        json!({"action": "set_deadline", "deadline": in_an_hour()}),
+    )
+    .await;
+    let deadline = r.assert_status(200)["deadline"].clone();
+
+    // Two servers sweep at the same moment, then one sweeps again.
+    let later = firegrid::db::now() + chrono::Duration::hours(2);
+    let url = app.db.url.clone();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let pool = firegrid::db::build_pool(&url, 2, std::time::Duration::from_secs(30));
+                let mut c = pool.get().unwrap();
+                firegrid::hazards::sweep::sweep_once(&mut c, later).unwrap()
+            })
+        })
+        .collect();
+    let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(reports.iter().map(|r| r.stalled).sum::<usize>(), 1);
+    assert_eq!(reports.iter().map(|r| r.expired).sum::<usize>(), 0);
+    let mut conn = app.db.conn();
+    let again = firegrid::hazards::sweep::sweep_once(&mut conn, later).unwrap();
+    assert_eq!((again.expired, again.stalled), (0, 0));
+
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&official))
+        .await;
+    let case = r.assert_status(200).clone();
+    assert_eq!(case["level"], "township");
+    assert_eq!(case["deadline"], deadline);
+    // `overdue` is computed against the real clock; the sweep ran two hours ahead of it.
+    let overdue_ids = |token: String| {
+        let app = &app;
+        async move {
+            let r = app.get("/api/v1/hazards?overdue=true", Some(&token)).await;
+            r.assert_status(200)["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(overdue_ids(datong_county.clone()).await.is_empty());
+    conn.batch_execute(&format!(
+        "UPDATE hazards SET deadline = created_at WHERE id = {id}"
+    ))
+    .unwrap();
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&official))
+        .await;
+    assert_eq!(r.assert_status(200)["overdue"], true);
+    assert_eq!(overdue_ids(datong_county.clone()).await, [id]);
+    let told = |token: String| {
+        let app = &app;
+        async move {
+            notification_kinds(app, &token)
+                .await
+                .iter()
+                .filter(|k| *k == "no_police_station")
+                .count()
+        }
+    };
+    assert_eq!(told(datong_county.clone()).await, 1);
+    assert_eq!(told(official.clone()).await, 1);
+    assert_eq!(told(w.county.clone()).await, 0, "another county");
+    assert_eq!(told(inspector.clone()).await, 0);
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&official))
+        .await;
+    let stalls: Vec<Value> = r.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "deadline_expired")
+        .cloned()
+        .collect();
+    assert_eq!(stalls.len(), 1);
+    assert_eq!(stalls[0]["to_level"], "township");
+
+    // The deadline moved above is a new expiry: told once more, on the next pass only.
+    let now = firegrid::db::now();
+    assert_eq!(
+        firegrid::hazards::sweep::sweep_once(&mut conn, now)
+            .unwrap()
+            .stalled,
+        1
+    );
+    assert_eq!(
+        firegrid::hazards::sweep::sweep_once(&mut conn, now)
+            .unwrap()
+            .stalled,
+        0
+    );
+    assert_eq!(told(datong_county.clone()).await, 2);
+
+    // 桥头派出所 now answers for 桥头镇: the next pass hands the case to the police.
+    let station = create_org(
+        &app,
+        &w.root,
+        "police_station",
+        "桥头派出所",
+        w.t.other_township,
+    )
+    .await;
+    app.json(
+        actix_web::http::Method::PUT,
+        &format!("/api/v1/organizations/{station}/jurisdiction"),
+        Some(&w.root),
+        Some(json!({"region_ids": [w.t.other_township]})),
+    )
+    .await
+    .assert_status(200);
+    let moved = firegrid::hazards::sweep::sweep_once(&mut conn, now).unwrap();
+    assert_eq!((moved.expired, moved.stalled), (1, 0));
+    let r = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&w.root))
+        .await;
+    assert_eq!(r.assert_status(200)["level"], "police");
+}
+
 db_tests!(
     the_whole_journey,
     wrong_roles_are_403_and_wrong_moments_409,
@@ -1246,4 +1422,5 @@ db_tests!(
     lists_merge_every_subtree_newest_first,
     the_sweep_moves_a_mixed_batch,
     the_timeline_is_a_page_and_an_empty_cursor_starts_every_list,
+    a_township_without_a_police_station_keeps_the_case_overdue,
 );

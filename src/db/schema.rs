@@ -221,7 +221,16 @@ diesel::joinable!(users -> regions (region_id));
 diesel::joinable!(auth_sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> auth_sessions (session_id));
 
+diesel::table! {
+    stalled_deadlines (hazard_id, deadline) {
+        hazard_id -> BigInt,
+        deadline -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(hazard_events -> hazards (hazard_id));
+diesel::joinable!(stalled_deadlines -> hazards (hazard_id));
 diesel::joinable!(attachments -> hazards (hazard_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -240,4 +249,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     login_failures,
     premises,
+    stalled_deadlines,
 );

@@ -14,6 +14,7 @@ use crate::auth::roles::Role;
 use crate::auth::scope::{subtree_end, Scope};
 use crate::db::schema::{
     attachments, case_counters, hazards, organization_jurisdictions, premises, regions,
+    stalled_deadlines,
 };
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -250,6 +251,10 @@ fn staff_message(kind: &str, row: &HazardRow, level: &str) -> String {
             row.case_no,
             level_zh(level)
         ),
+        "no_police_station" => format!(
+            "隐患 {} 已逾期，但所在乡镇没有派出所，无法移交 (overdue; no police station answers for its township)",
+            row.case_no
+        ),
         "deadline_soon" => format!(
             "隐患 {} 的整改期限将在24小时内到期 (deadline within a day)",
             row.case_no
@@ -296,6 +301,7 @@ fn notify_changes(
         Notify::ClosureRejected => "closure_rejected",
         Notify::Listed => "listed",
         Notify::Overdue => "overdue",
+        Notify::NoPoliceStation => "no_police_station",
     };
     // Whom each case's change concerns: roles at its place, plus (below) named users.
     let roles_of = |after: &HazardRow| -> AppResult<&'static [Role]> {
@@ -305,6 +311,7 @@ fn notify_changes(
             }
             Notify::ClosureRejected => &[],
             Notify::Listed => &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer],
+            Notify::NoPoliceStation => &[Role::CountyOfficial, Role::TownshipOfficial],
         })
     };
     let mut places = Vec::with_capacity(changed.len());
@@ -330,7 +337,7 @@ fn notify_changes(
         })
     };
     let mut supervisors: HashMap<i64, Option<i64>> = HashMap::new();
-    if what == Notify::Overdue {
+    if matches!(what, Notify::Overdue | Notify::NoPoliceStation) {
         let mut tiers = Vec::new();
         for ((before, _), place) in changed.iter().zip(&places) {
             tiers.extend(lapsed_tier(before, *place)?);
@@ -349,7 +356,7 @@ fn notify_changes(
         let mut to = staff.at(*place, roles_of(after)?);
         match what {
             Notify::ClosureRejected => to.extend(before.rectification_submitted_by),
-            Notify::Overdue => {
+            Notify::Overdue | Notify::NoPoliceStation => {
                 if let Some(tier) = lapsed_tier(before, *place)? {
                     to.extend(supervisors.get(&tier).copied().flatten());
                 }
@@ -700,14 +707,16 @@ pub fn record(
 /// notifications are written in multi-row INSERTs, so the cost is statements per batch rather
 /// than per case. The caller holds the rows in this transaction (claimed `FOR UPDATE` on
 /// PostgreSQL, under the write lock on SQLite) and read them after claiming, so they cannot
-/// have changed since. Returns how many moved and the ids of those that needed nothing.
+/// have changed since. Returns how many moved, how many stalled (`record_stalls`) and the ids
+/// of those that needed nothing.
 pub fn expire_batch(
     conn: &mut DbConn,
     rows: &[HazardRow],
     stations: &mut HashMap<i64, bool>,
     now: NaiveDateTime,
-) -> AppResult<(usize, Vec<i64>)> {
+) -> AppResult<(usize, usize, Vec<i64>)> {
     let mut idle = Vec::new();
+    let mut stalls = Vec::new();
     // (the same column changes, the cases they apply to, with each case's effects)
     let mut same: Vec<(Changes, Vec<(&HazardRow, Effects)>)> = Vec::new();
     for row in rows {
@@ -724,6 +733,10 @@ pub fn expire_batch(
             idle.push(row.id);
             continue;
         };
+        if fx.stalled {
+            stalls.push((row, fx));
+            continue;
+        }
         let changes = Changes::of(&fx, now);
         match same.iter_mut().find(|(c, _)| *c == changes) {
             Some((_, cases)) => cases.push((row, fx)),
@@ -778,7 +791,57 @@ pub fn expire_batch(
         }
         moved += changed.len();
     }
-    Ok((moved, idle))
+    let stalled = record_stalls(conn, &stalls, now)?;
+    Ok((moved, stalled, idle))
+}
+
+/// Overdue cases that cannot move on (a township without a police station) keep their
+/// deadline; each (case, deadline) is recorded, put in the timeline and announced once. The
+/// row's primary key decides "once": of two servers that claimed the case in turn, the second
+/// INSERT finds the row and that server does nothing.
+fn record_stalls(
+    conn: &mut DbConn,
+    stalls: &[(&HazardRow, Effects)],
+    now: NaiveDateTime,
+) -> AppResult<usize> {
+    let mut fresh = Vec::new();
+    for (row, fx) in stalls {
+        let Some(deadline) = row.deadline else {
+            continue;
+        };
+        let insert = diesel::insert_into(stalled_deadlines::table)
+            .values((
+                stalled_deadlines::hazard_id.eq(row.id),
+                stalled_deadlines::deadline.eq(deadline),
+                stalled_deadlines::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing();
+        // ON CONFLICT is per backend in diesel (not through the multi-backend connection).
+        let inserted = match conn {
+            DbConn::Pg(c) => insert.execute(c)?,
+            DbConn::Sqlite(c) => insert.execute(c)?,
+        };
+        if inserted == 1 {
+            fresh.push((*row, fx));
+        }
+    }
+    let new_events: Vec<NewEvent> = fresh
+        .iter()
+        .map(|(row, fx)| NewEvent {
+            hazard_id: row.id,
+            action: "deadline_expired",
+            actor_user_id: None,
+            from_status: Some(&row.status),
+            to_status: &row.status,
+            from_level: Some(&row.level),
+            to_level: &row.level,
+            params: &fx.params,
+        })
+        .collect();
+    events::append_many(conn, &new_events, now)?;
+    let pairs: Vec<(&HazardRow, &HazardRow)> = fresh.iter().map(|(row, _)| (*row, *row)).collect();
+    notify_changes(conn, &pairs, Notify::NoPoliceStation, None, now)?;
+    Ok(fresh.len())
 }
 
 /// Reminds the staff a day before a deadline, once per deadline.

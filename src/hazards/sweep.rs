@@ -9,18 +9,21 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::hazards;
+use crate::db::schema::{hazards, organization_jurisdictions, stalled_deadlines};
 use crate::db::{self, DbConn};
 use crate::error::AppResult;
 use crate::hazards::model::Status;
 use crate::hazards::store::{self, HazardRow};
 use crate::AppState;
+use diesel::dsl::{exists, not};
 
 pub const BATCH: i64 = 500;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
     pub expired: usize,
+    /// Overdue cases that could not move on (no police station) and were announced.
+    pub stalled: usize,
     pub reminded: usize,
 }
 
@@ -37,6 +40,20 @@ fn claim_due(
             .filter(hazards::status.eq(Status::Open.as_str()))
             .filter(hazards::deadline.lt(now))
             .filter(hazards::supervision_overdue.eq(false))
+            // A stall already announced for this deadline is claimed again only once a police
+            // station answers for the township, so that the case moves on then.
+            .filter(
+                not(exists(
+                    stalled_deadlines::table
+                        .filter(stalled_deadlines::hazard_id.eq(hazards::id))
+                        .filter(hazards::deadline.eq(stalled_deadlines::deadline.nullable())),
+                ))
+                .or(exists(
+                    organization_jurisdictions::table
+                        .filter(organization_jurisdictions::kind.eq("police_station"))
+                        .filter(organization_jurisdictions::region_id.eq(hazards::township_id)),
+                )),
+            )
             .filter(hazards::id.ne_all(skip.to_vec()))
             .order(hazards::deadline.asc())
             .limit(batch)
@@ -61,10 +78,11 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
             // The claimed rows are locked (PostgreSQL) or the write lock is held (SQLite), so
             // what is read now is what the batch moves.
             let rows = store::get_many(c, &ids)?;
-            let (moved, idle) = store::expire_batch(c, &rows, &mut stations, now)?;
-            Ok((moved, (ids.len(), idle)))
+            let (moved, stalled, idle) = store::expire_batch(c, &rows, &mut stations, now)?;
+            Ok(((moved, stalled), (ids.len(), idle)))
         })?;
-        report.expired += moved;
+        report.expired += moved.0;
+        report.stalled += moved.1;
         let (claimed, idle) = idle;
         inert.extend(idle);
         if claimed < BATCH as usize {
@@ -100,8 +118,13 @@ pub async fn run_forever(state: AppState, interval: Duration) {
     loop {
         ticker.tick().await;
         match db::run(&state.pool, |conn| sweep_once(conn, db::now())).await {
-            Ok(r) if r.expired > 0 || r.reminded > 0 => {
-                tracing::info!(expired = r.expired, reminded = r.reminded, "deadline sweep");
+            Ok(r) if r.expired > 0 || r.stalled > 0 || r.reminded > 0 => {
+                tracing::info!(
+                    expired = r.expired,
+                    stalled = r.stalled,
+                    reminded = r.reminded,
+                    "deadline sweep"
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying next interval"),

@@ -64,6 +64,9 @@ pub struct Effects {
     /// Set `closed_at` to now (`Some(true)`) or clear it (`Some(false)`).
     pub closed: Option<bool>,
     pub spot_checked: bool,
+    /// The case is overdue but cannot move on: it keeps its deadline, and the store records
+    /// the stall once per deadline (`stalled_deadlines`).
+    pub stalled: bool,
     /// The event's parameters, as recorded in the timeline.
     pub params: Value,
     /// Whom to tell.
@@ -83,6 +86,9 @@ pub enum Notify {
     Reopened,
     /// Passed its deadline: the region's responsible supervisor and the staff.
     Overdue,
+    /// Passed its deadline at a township without a police station: the county officials, the
+    /// township's officials and its responsible supervisor.
+    NoPoliceStation,
 }
 
 const GRID: &[Role] = &[
@@ -514,9 +520,10 @@ pub fn expire(case: &CaseState, now: DateTime<Utc>) -> Option<Effects> {
     };
     match case.level.next() {
         Some(Level::Police) if !case.has_police_station => {
-            // Nowhere to send it: keep it at the township, clear the deadline so it is handled
-            // once, and say why in the timeline.
-            fx.deadline = Some(None);
+            // Nowhere to send it: it stays at the township and stays overdue (its deadline is
+            // kept), the county and the township hear why, and the timeline says so.
+            fx.stalled = true;
+            fx.notify = Some(Notify::NoPoliceStation);
             fx.params = json!({"deadline": deadline, "blocked": "no police station answers for this township"});
         }
         Some(next) => {
@@ -951,7 +958,8 @@ mod tests {
             ..c.clone()
         };
         let fx = expire(&blocked, now()).unwrap();
-        assert_eq!((fx.level, fx.deadline), (None, Some(None)));
+        assert_eq!((fx.level, fx.deadline, fx.stalled), (None, None, true));
+        assert_eq!(fx.notify, Some(Notify::NoPoliceStation));
         let listed = CaseState {
             level: L::Police,
             deadline: past,

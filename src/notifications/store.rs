@@ -269,8 +269,9 @@ pub struct NotificationRow {
 pub struct Notification {
     pub id: i64,
     pub hazard_id: Option<i64>,
-    /// `arrived`, `closure_rejected`, `listed`, `reopened`, `overdue`, `deadline_soon`,
-    /// `supervisor_vacant` (a region's responsible supervisor lost the role the post rests on).
+    /// `arrived`, `closure_rejected`, `listed`, `reopened`, `overdue`, `no_police_station`
+    /// (overdue at a township that has none), `deadline_soon`, `supervisor_vacant` (a region's
+    /// responsible supervisor lost the role the post rests on).
     pub kind: String,
     pub message: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
