@@ -1156,19 +1156,18 @@ async fn the_sweep_moves_a_mixed_batch(b: Backend) {
 /// and an empty `cursor=` is the first page of every list.
 async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let r = app
-        .post(
-            "/api/v1/hazards",
-            Some(&w.inspector),
-            hazard_body(w.t.group, "general", "配电箱周边堆放纸箱"),
-        )
-        .await;
-    let id = id_of(r.assert_status(201));
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let id = s
+        .case(Severity::General)
+        .titled("配电箱周边堆放纸箱")
+        .build(&app)
+        .await
+        .id;
     for text in ["已通知店主", "店主答应清理", "明日复查"] {
         act(
             &app,
-            &w.inspector,
+            &s.inspector,
             id,
             json!({"action": "comment", "text": text}),
         )
@@ -1182,7 +1181,7 @@ async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend
         let r = app
             .get(
                 &format!("/api/v1/hazards/{id}/events?limit=2&cursor={cursor}"),
-                Some(&w.inspector),
+                Some(&s.inspector),
             )
             .await;
         let page = r.assert_status(200).clone();
@@ -1200,14 +1199,14 @@ async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend
     }
     assert_eq!(seqs, [1, 2, 3, 4]);
     let all = app
-        .get(&format!("/api/v1/hazards/{id}/events"), Some(&w.inspector))
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.inspector))
         .await;
     assert_eq!(all.assert_status(200)["items"].as_array().unwrap().len(), 4);
     assert!(all.assert_status(200)["next_cursor"].is_null());
     for bad in ["limit=0", "limit=201", "cursor=nonsense"] {
         app.get(
             &format!("/api/v1/hazards/{id}/events?{bad}"),
-            Some(&w.inspector),
+            Some(&s.inspector),
         )
         .await
         .assert_problem(422, "validation_failed");
@@ -1238,44 +1237,43 @@ async fn the_timeline_is_a_page_and_an_empty_cursor_starts_every_list(b: Backend
 /// station answers for the township, the next pass hands the case over.
 async fn a_township_without_a_police_station_keeps_the_case_overdue(b: Backend) {
     let app = spawn(b).await;
-    let w = world(&app).await;
-    let village = create_region(
-        &app,
-        &w.root,
-        Some(w.t.other_township),
-        "village",
-        "桥头村",
-        "630121100001",
-    )
-    .await;
-    let group = create_region(
-        &app,
-        &w.root,
-        Some(village),
-        "group",
-        "二组",
-        "630121100001002",
-    )
-    .await;
-    let user = |name: &'static str, region: i64, role: &'static str| {
-        let app = &app;
-        let root = w.root.clone();
-        async move {
-            user_with_role(app, &root, name, region, role, Some(region), None)
-                .await
-                .1
-        }
-    };
-    let inspector = user("qiaotou_xuncha", group, "grid_inspector").await;
-    let cadre = user("qiaotou_cungabu", village, "village_cadre").await;
-    let datong_county = user("datong_xianling", w.t.other_county, "county_official").await;
-    let official = w.outsider.clone(); // 桥头镇's township official
-    let id = report(
-        &app,
-        &inspector,
-        hazard_body(group, "general", "楼道堆放杂物"),
-    )
-    .await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let village = w
+        .region(w.t.other_township, "桥头村", "630121100001")
+        .build(&app)
+        .await;
+    let group = w
+        .region(village, "二组", "630121100001002")
+        .build(&app)
+        .await;
+    let inspector = w
+        .user(Role::GridInspector)
+        .at(group)
+        .build(&app)
+        .await
+        .token;
+    let cadre = w
+        .user(Role::VillageCadre)
+        .at(village)
+        .build(&app)
+        .await
+        .token;
+    let datong_county = w
+        .user(Role::CountyOfficial)
+        .at(w.t.other_county)
+        .build(&app)
+        .await
+        .token;
+    let official = s.outsider.clone(); // 桥头镇's township official
+    let r = app
+        .post(
+            "/api/v1/hazards",
+            Some(&inspector),
+            report_body(group, Severity::General, "楼道堆放杂物"),
+        )
+        .await;
+    let id = id_of(r.assert_status(201));
     act(&app, &inspector, id, json!({"action": "escalate"}))
         .await
         .assert_status(200);
@@ -1352,7 +1350,7 @@ async fn a_township_without_a_police_station_keeps_the_case_overdue(b: Backend) 
     };
     assert_eq!(told(datong_county.clone()).await, 1);
     assert_eq!(told(official.clone()).await, 1);
-    assert_eq!(told(w.county.clone()).await, 0, "another county");
+    assert_eq!(told(s.county.clone()).await, 0, "another county");
     assert_eq!(told(inspector.clone()).await, 0);
     let r = app
         .get(&format!("/api/v1/hazards/{id}/events"), Some(&official))
@@ -1369,37 +1367,20 @@ async fn a_township_without_a_police_station_keeps_the_case_overdue(b: Backend) 
 
     // The deadline moved above is a new expiry: told once more, on the next pass only.
     let now = firegrid::db::now();
-    assert_eq!(
-        firegrid::hazards::sweep::sweep_once(&mut conn, now)
+    let stalled = |c: &mut firegrid::db::PooledConn| {
+        firegrid::hazards::sweep::sweep_once(c, now)
             .unwrap()
-            .stalled,
-        1
-    );
-    assert_eq!(
-        firegrid::hazards::sweep::sweep_once(&mut conn, now)
-            .unwrap()
-            .stalled,
-        0
-    );
+            .stalled
+    };
+    assert_eq!(stalled(&mut conn), 1);
+    assert_eq!(stalled(&mut conn), 0);
     assert_eq!(told(datong_county.clone()).await, 2);
 
     // 桥头派出所 now answers for 桥头镇: the next pass hands the case to the police.
-    let station = create_org(
-        &app,
-        &w.root,
-        "police_station",
-        "桥头派出所",
-        w.t.other_township,
-    )
-    .await;
-    app.json(
-        actix_web::http::Method::PUT,
-        &format!("/api/v1/organizations/{station}/jurisdiction"),
-        Some(&w.root),
-        Some(json!({"region_ids": [w.t.other_township]})),
-    )
-    .await
-    .assert_status(200);
+    w.org(OrgKind::PoliceStation, "桥头派出所", w.t.other_township)
+        .answers_for(&[w.t.other_township])
+        .build(&app)
+        .await;
     let moved = firegrid::hazards::sweep::sweep_once(&mut conn, now).unwrap();
     assert_eq!((moved.expired, moved.stalled), (1, 0));
     let r = app
