@@ -4,12 +4,41 @@ use diesel::prelude::*;
 
 use crate::auth::password;
 use crate::auth::roles::Role;
+use crate::config::Config;
 use crate::db::schema::users;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, CommandError, ErrorCode};
 use crate::users::store as user_store;
 
 pub const ADMIN_USERNAME: &str = "admin";
+
+/// Creates the data directory (the SQLite file, the JWT secret and photos live there).
+pub fn create_data_dir(config: &Config) -> Result<(), CommandError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        CommandError::caused_by(
+            format!("cannot create data directory {}", config.data_dir.display()),
+            e,
+        )
+    })
+}
+
+/// Connects and applies pending migrations; every subcommand that touches the database starts
+/// here (the server's and the load tool's), so a fresh database is always usable.
+pub fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, CommandError> {
+    let pool = db::build_pool(
+        url,
+        1,
+        std::time::Duration::from_secs(config.pool_timeout_secs.max(1)),
+    );
+    let mut conn = pool
+        .get()
+        .map_err(|e| CommandError::caused_by("cannot connect to the database", e))?;
+    let applied = db::run_migrations(&mut conn)?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    Ok(conn)
+}
 
 /// On an empty database, creates `admin`, a global administrator, with the given password or a
 /// random one, which is returned so that it can be shown once. Servers starting together race

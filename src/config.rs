@@ -56,86 +56,8 @@ pub enum Command {
         /// The CSV file (UTF-8, with or without BOM).
         file: PathBuf,
     },
-    /// Benchmarks: generate a dataset, load a running server, measure the database ceiling.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Fill an empty database with the demo county 湟中区 and one account per role.
-    Demo {
-        /// Instead, write a synthetic county as an import file and exit (for measuring imports).
-        #[arg(long, value_name = "FILE")]
-        emit_csv: Option<PathBuf>,
-        /// Townships of the synthetic county.
-        #[arg(long, default_value_t = 20, requires = "emit_csv")]
-        townships: usize,
-        /// Villages per township.
-        #[arg(long, default_value_t = 15, requires = "emit_csv")]
-        villages: usize,
-        /// Groups per village.
-        #[arg(long, default_value_t = 5, requires = "emit_csv")]
-        groups: usize,
-        /// Premises per group.
-        #[arg(long, default_value_t = 2, requires = "emit_csv")]
-        premises: usize,
-    },
-}
-
-/// `firegrid bench …` (issue 6; BENCHMARKS.md shows how the results were obtained).
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Fill an EMPTY database (migrated first) with a generated county or province: regions,
-    /// organisations, staff with roles (password `firegrid-bench-2026`), cases with events.
-    Gen {
-        #[arg(long, value_enum)]
-        scale: crate::bench::ScaleName,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-    /// Load a running server with the scenarios, as the generated staff of --scale.
-    Run {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        target: String,
-        #[arg(long, default_value_t = 32)]
-        clients: usize,
-        /// Seconds per scenario (result row).
-        #[arg(long, default_value_t = 20.0)]
-        seconds: f64,
-        /// Scenarios to run, comma-separated (default: all).
-        #[arg(long, value_enum, value_delimiter = ',')]
-        scenario: Vec<crate::bench::run::Scenario>,
-        /// The scale the database was generated with.
-        #[arg(long, value_enum, default_value = "county")]
-        scale: crate::bench::ScaleName,
-        /// Extra clients logging in nonstop during the `mixed` scenario.
-        #[arg(long, default_value_t = 32)]
-        login_clients: usize,
-        /// A `bench ceiling --json` file: report each figure as a fraction of it.
-        #[arg(long, value_name = "FILE")]
-        ceiling: Option<PathBuf>,
-        /// Also write the results as JSON.
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// The server's process id (same machine): also report its CPU time per request.
-        #[arg(long)]
-        server_pid: Option<u32>,
-    },
-    /// Measure the raw database: single-row insert transactions/s and indexed 20-row range
-    /// queries/s, with one connection and with --clients.
-    Ceiling {
-        #[arg(long, default_value_t = 32)]
-        clients: usize,
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-    },
-    /// Time one deadline sweep over --overdue cases whose deadline is made to have passed
-    /// (rewrites cases of a generated database: use a disposable copy).
-    Sweep {
-        #[arg(long, default_value_t = 100_000)]
-        overdue: i64,
-    },
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]

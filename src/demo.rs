@@ -5,7 +5,7 @@
 //! demo password. It writes through the importer: the demo is a CSV file like any other.
 //!
 //! The same generator makes synthetic counties of any size for measuring the importer
-//! (`firegrid demo --emit-csv FILE --townships 20 --villages 15 --groups 5`).
+//! (`firegrid-bench county-csv FILE --townships 20 --villages 15 --groups 5`, the load tool).
 
 use std::fmt::Write as _;
 

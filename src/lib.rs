@@ -8,7 +8,6 @@
 pub mod app;
 pub mod attachments;
 pub mod auth;
-pub mod bench;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use actix_web::HttpServer;
 use clap::Parser;
-use firegrid::config::{AuditCommand, BenchCommand, Cli, Command, Config, UserCommand};
+use firegrid::bootstrap::{create_data_dir, migrated_conn};
+use firegrid::config::{AuditCommand, Cli, Command, Config, UserCommand};
 use firegrid::error::{chain, CommandError};
-use firegrid::{bootstrap, db, openapi, telemetry, AppState};
+use firegrid::{bootstrap, openapi, telemetry, AppState};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,25 +18,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => user(&cli.config, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
         Command::Import { file } => import(&cli.config, &file),
-        Command::Bench(cmd) => bench(&cli.config, cmd),
-        Command::Demo {
-            emit_csv: Some(path),
-            townships,
-            villages,
-            groups,
-            premises,
-        } => {
-            let spec = firegrid::demo::CountySpec {
-                townships,
-                villages,
-                groups,
-                premises_per_group: premises,
-                demo_accounts: false,
-            };
-            std::fs::write(&path, firegrid::demo::county_csv(&spec))
-                .map_err(|e| CommandError::caused_by(format!("cannot write {}", path.display()), e))
-        }
-        Command::Demo { emit_csv: None, .. } => demo(&cli.config),
+        Command::Demo => demo(&cli.config),
         Command::Openapi => {
             print!("{}", openapi::to_json(&openapi::document()));
             Ok(())
@@ -51,33 +34,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn create_data_dir(config: &Config) -> Result<(), CommandError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        CommandError::caused_by(
-            format!("cannot create data directory {}", config.data_dir.display()),
-            e,
-        )
-    })
-}
-
-/// Connects and applies pending migrations; every subcommand that touches the database starts
-/// here, so a fresh database is always usable.
-fn migrated_conn(url: &str, config: &Config) -> Result<db::PooledConn, CommandError> {
-    let pool = db::build_pool(
-        url,
-        1,
-        std::time::Duration::from_secs(config.pool_timeout_secs.max(1)),
-    );
-    let mut conn = pool
-        .get()
-        .map_err(|e| CommandError::caused_by("cannot connect to the database", e))?;
-    let applied = db::run_migrations(&mut conn)?;
-    for m in &applied {
-        tracing::info!(migration = %m, "applied migration");
-    }
-    Ok(conn)
 }
 
 fn audit_verify(config: &Config) -> Result<(), CommandError> {
@@ -167,92 +123,6 @@ fn demo(config: &Config) -> Result<(), CommandError> {
     );
     print!("{}", firegrid::demo::accounts_table(&report));
     Ok(())
-}
-
-fn bench(config: &Config, cmd: BenchCommand) -> Result<(), CommandError> {
-    use firegrid::bench;
-    match cmd {
-        BenchCommand::Gen { scale, seed } => {
-            create_data_dir(config)?;
-            let mut conn = migrated_conn(&config.database_url(), config)?;
-            let layout = bench::Layout::of(scale);
-            let report = bench::gen::generate(&mut conn, &layout, seed, true)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
-            println!(
-                "accounts: password {:?}; usernames c<county>-county-<0..2>, c<c>-fire-<0..3>, \
-                 c<c>-ps<station>-police-<0..2>, c<c>-t<township>-official-<0..2>, \
-                 c<c>-v<village>-cadre|police, c<c>-g<group>-leader|inspector|handler|coordinator \
-                 (indices counted across the county from 0)",
-                bench::BENCH_PASSWORD
-            );
-            Ok(())
-        }
-        BenchCommand::Run {
-            target,
-            clients,
-            seconds,
-            scenario,
-            scale,
-            login_clients,
-            ceiling,
-            json,
-            seed,
-            server_pid,
-        } => {
-            let ceiling = match ceiling {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    Some(serde_json::from_str(&text).map_err(|e| e.to_string())?)
-                }
-                None => None,
-            };
-            let opts = bench::run::RunOptions {
-                target,
-                clients: clients.max(1),
-                seconds,
-                scenarios: if scenario.is_empty() {
-                    bench::run::Scenario::ALL.to_vec()
-                } else {
-                    scenario
-                },
-                scale,
-                ceiling,
-                login_clients,
-                seed,
-                server_pid,
-            };
-            let report = actix_web::rt::System::new().block_on(bench::run::run(&opts))?;
-            if let Some(path) = json {
-                bench::run::write_json(&report, &path)?;
-            }
-            Ok(())
-        }
-        BenchCommand::Ceiling {
-            clients,
-            seconds,
-            json,
-        } => {
-            let url = config.database_url();
-            drop(migrated_conn(&url, config)?);
-            let c = bench::ceiling::measure_all(&url, clients.max(1), seconds)?;
-            let text = serde_json::to_string_pretty(&c).unwrap_or_default();
-            println!("{text}");
-            if let Some(path) = json {
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
-            Ok(())
-        }
-        BenchCommand::Sweep { overdue } => {
-            let mut conn = migrated_conn(&config.database_url(), config)?;
-            let r = bench::gen::sweep_bench(&mut conn, overdue)?;
-            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-            Ok(())
-        }
-    }
 }
 
 fn migrate(config: &Config) -> Result<(), CommandError> {

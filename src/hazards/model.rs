@@ -191,3 +191,25 @@ pub struct ActionRequest {
     /// Refuse with 409 version_conflict unless the case still has this version.
     pub expected_version: Option<i32>,
 }
+
+impl ActionRequest {
+    /// The action with no parameters (callers in code fill the ones it takes).
+    pub fn new(action: ActionKind) -> Self {
+        ActionRequest {
+            action,
+            reason: None,
+            to_level: None,
+            difficulty: None,
+            deadline: None,
+            measure: None,
+            document_no: None,
+            note: None,
+            attachment_ids: None,
+            outcome: None,
+            duplicate_of: None,
+            passed: None,
+            text: None,
+            expected_version: None,
+        }
+    }
+}

@@ -736,22 +736,7 @@ mod tests {
     }
 
     fn req(action: ActionKind) -> ActionRequest {
-        ActionRequest {
-            action,
-            reason: None,
-            to_level: None,
-            difficulty: None,
-            deadline: None,
-            measure: None,
-            document_no: None,
-            note: None,
-            attachment_ids: None,
-            outcome: None,
-            duplicate_of: None,
-            passed: None,
-            text: None,
-            expected_version: None,
-        }
+        ActionRequest::new(action)
     }
 
     fn now() -> DateTime<Utc> {

@@ -168,7 +168,14 @@ fn pg_template(admin: &str) -> String {
     static TEMPLATE: OnceLock<String> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+            // The load tool (bench/, a workspace member) shares this harness: the migrations
+            // are in the workspace root, one up from its manifest.
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let dir = manifest
+                .ancestors()
+                .map(|d| d.join("migrations/postgres"))
+                .find(|d| d.is_dir())
+                .expect("migrations/postgres above the manifest");
             let mut files: Vec<PathBuf> = Vec::new();
             collect_files(&dir, &mut files);
             files.sort();

@@ -3,14 +3,16 @@
 //! moment with two clients, and require that requests went through without a single error.
 //! Speed is not asserted here: that is what BENCHMARKS.md is for.
 
+// The server's own test harness (a fresh database per test, on both backends).
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::time::Instant;
 
 use actix_web::HttpServer;
 use common::{Backend, TestDb};
-use firegrid::bench::{self, run::Scenario, Layout, ScaleName};
 use firegrid::AppState;
+use firegrid_bench::{self as bench, run::Scenario, Layout, ScaleName};
 
 async fn bench_tooling_runs_against_a_real_server(backend: Backend) {
     let db = TestDb::new(backend);
@@ -102,6 +104,12 @@ async fn bench_tooling_runs_against_a_real_server(backend: Backend) {
         assert_eq!(r.errors, 0, "{}: {:?}", r.scenario, r.error_samples);
     }
     assert!(started.elapsed().as_secs() < 30);
+
+    // `gen` marked the database, so the sweep may rewrite it; it moves exactly the cases it made
+    // overdue: no generated open case holds a deadline that has passed.
+    let sweep = bench::gen::sweep_bench(&mut db.conn(), 20).expect("sweep a generated database");
+    assert_eq!(sweep.overdue, 20);
+    assert_eq!(sweep.expired as i64, sweep.overdue, "{sweep:?}");
 }
 
 db_tests!(bench_tooling_runs_against_a_real_server);

@@ -1,4 +1,4 @@
-//! `firegrid bench run`: drives a running server as the generated staff, each virtual user
+//! `firegrid-bench run`: drives a running server as the generated staff, each virtual user
 //! logged in with its own token, one scenario after another, and reports per scenario
 //! requests/s, p50/p95/p99 latency and errors (exact percentiles over every recorded latency).
 //!
@@ -17,9 +17,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::ceiling::Ceiling;
-use super::{Layout, ScaleName, BENCH_PASSWORD};
-use crate::http::pagination::encode_cursor;
+use crate::ceiling::Ceiling;
+use crate::{Layout, ScaleName, BENCH_PASSWORD};
+use firegrid::http::pagination::encode_cursor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]

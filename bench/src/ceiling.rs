@@ -1,4 +1,4 @@
-//! `firegrid bench ceiling`: what the database alone does on the same schema and data, so that
+//! `firegrid-bench ceiling`: what the database alone does on the same schema and data, so that
 //! every API figure can be read as a fraction of it: single-row insert transactions per second
 //! (a notification row, autocommit) and indexed 20-row range queries per second (the newest 20
 //! cases below a random id, by primary key, loaded into the same row type the API uses), each
@@ -12,9 +12,9 @@ use diesel::prelude::*;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::{hazards, notifications, users};
-use crate::db::{self, DbConn};
-use crate::hazards::store::HazardRow;
+use firegrid::db::schema::{hazards, notifications, users};
+use firegrid::db::{self, DbConn};
+use firegrid::hazards::store::HazardRow;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
@@ -39,12 +39,6 @@ impl Ceiling {
 
 const KIND: &str = "bench_ceiling";
 
-fn connect(url: &str) -> Result<db::PooledConn, String> {
-    db::build_pool(url, 1, Duration::from_secs(10))
-        .get()
-        .map_err(|e| format!("cannot connect: {e}"))
-}
-
 /// Runs `op` on `threads` connections for `secs`; operations per second.
 fn measure<F>(url: &str, threads: usize, secs: f64, op: F) -> Result<f64, String>
 where
@@ -55,7 +49,7 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let mut conns = Vec::new();
     for _ in 0..threads {
-        conns.push(connect(url)?);
+        conns.push(crate::marker::connect_generated(url, "ceiling")?);
     }
     let started = Instant::now();
     let handles: Vec<_> = conns
@@ -81,8 +75,9 @@ where
     Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Measures the database at `url`; it must be one `gen` made (the inserts are rows of its own).
 pub fn measure_all(url: &str, clients: usize, secs: f64) -> Result<Ceiling, String> {
-    let mut conn = connect(url)?;
+    let mut conn = crate::marker::connect_generated(url, "ceiling")?;
     let user: i64 = users::table
         .select(diesel::dsl::min(users::id))
         .first::<Option<i64>>(&mut conn)

@@ -1,8 +1,10 @@
-//! `firegrid bench gen`: fills an empty (migrated) database with a generated county or province
+//! `firegrid-bench gen`: fills an empty (migrated) database with a generated county or province
 //! through the real schema: the region tree, police stations and a fire department with their
 //! jurisdictions, complete 一长三员 rosters and the cadres, officials and officers above them,
 //! and cases over two years with hash-chained timelines (`firegrid audit verify` passes),
-//! consecutive case numbers and consistent `case_counters`.
+//! consecutive case numbers and consistent `case_counters`. Each case's story is told by the
+//! product's state machine (`story`), so it follows the rules; the database is marked as
+//! generated first (`marker`), which is what lets `sweep` and `ceiling` rewrite it.
 //!
 //! Rows go in as multi-row `INSERT … VALUES (…),(…)` statements of literal values, the same
 //! text on both backends apart from booleans, in transactions of a few thousand cases. Ids are
@@ -22,10 +24,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::{Layout, GRID_ROLES};
-use crate::db::schema::{hazards, regions, users};
-use crate::db::DbConn;
-use crate::hazards::events::{compute_hash, GENESIS};
+use crate::story::{self, End, Who};
+use crate::{Layout, GRID_ROLES};
+use firegrid::auth::roles::Role;
+use firegrid::db::schema::{hazards, regions, users};
+use firegrid::db::DbConn;
+use firegrid::hazards::events::{compute_hash, GENESIS};
+use firegrid::hazards::model::{Category, Level, Severity, Source, Status};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct GenReport {
@@ -194,15 +199,15 @@ struct CountyStaff {
     grid: Vec<[i64; 4]>,
 }
 
-const CATEGORIES: [(&str, &str); 8] = [
-    ("electrical", "私拉乱接电线"),
-    ("blocked_escape_route", "疏散通道堵塞"),
-    ("flammable_storage", "违规存放易燃物品"),
-    ("equipment_missing", "灭火器过期"),
-    ("open_flame", "违规用火"),
-    ("mixed_use", "三合一场所住人"),
-    ("illegal_fuel", "违规储存燃油"),
-    ("other", "其他火灾隐患"),
+const CATEGORIES: [(Category, &str); 8] = [
+    (Category::Electrical, "私拉乱接电线"),
+    (Category::BlockedEscapeRoute, "疏散通道堵塞"),
+    (Category::FlammableStorage, "违规存放易燃物品"),
+    (Category::EquipmentMissing, "灭火器过期"),
+    (Category::OpenFlame, "违规用火"),
+    (Category::MixedUse, "三合一场所住人"),
+    (Category::IllegalFuel, "违规储存燃油"),
+    (Category::Other, "其他火灾隐患"),
 ];
 const TOWNSHIP_TITLES: [&str; 2] = ["副镇长", "综治办主任"];
 const BACKGROUNDS: [&str; 4] = [
@@ -213,11 +218,33 @@ const BACKGROUNDS: [&str; 4] = [
 ];
 
 fn ts_now() -> NaiveDateTime {
-    crate::db::now()
+    firegrid::db::now()
 }
 
 fn map_err(e: diesel::result::Error) -> String {
     format!("database: {e}")
+}
+
+/// Why filling a county stopped: the database, or a generated step the rules refuse.
+#[derive(Debug)]
+enum GenError {
+    Db(diesel::result::Error),
+    Story(String),
+}
+
+impl From<diesel::result::Error> for GenError {
+    fn from(e: diesel::result::Error) -> Self {
+        GenError::Db(e)
+    }
+}
+
+impl std::fmt::Display for GenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenError::Db(e) => write!(f, "database: {e}"),
+            GenError::Story(e) => write!(f, "generator bug: {e}"),
+        }
+    }
 }
 
 /// Fills the database. It must already be migrated and hold no regions or cases.
@@ -236,6 +263,8 @@ pub fn generate(
              {existing_cases} cases"
         ));
     }
+    crate::marker::mark(conn, &format!("{:?}", layout.scale).to_lowercase(), seed)
+        .map_err(map_err)?;
     let first_user: i64 = users::table
         .select(diesel::dsl::max(users::id))
         .first::<Option<i64>>(conn)
@@ -270,7 +299,7 @@ pub fn generate(
         phase = Instant::now();
     };
 
-    let hash = crate::auth::password::hash(super::BENCH_PASSWORD).map_err(|e| e.detail)?;
+    let hash = firegrid::auth::password::hash(crate::BENCH_PASSWORD).map_err(|e| e.detail)?;
     let staff = conn
         .transaction(|c| grid_and_staff(c, layout, lit, first_user, &hash, now, &mut report))
         .map_err(map_err)?;
@@ -293,7 +322,7 @@ pub fn generate(
             &mut next_notification_id,
             &mut report,
         )
-        .map_err(map_err)?;
+        .map_err(|e| e.to_string())?;
         counters.extend(county_counters);
         if progress && ((c + 1) % 5 == 0 || c + 1 == layout.counties) {
             eprintln!(
@@ -727,19 +756,8 @@ fn grid_and_staff(
     Ok(all)
 }
 
-struct Ev {
-    action: &'static str,
-    actor: Option<i64>,
-    from_status: Option<&'static str>,
-    to_status: &'static str,
-    from_level: Option<&'static str>,
-    to_level: &'static str,
-    params: String,
-}
-
-const LEVELS: [&str; 4] = ["group", "village", "township", "police"];
-
-fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
+/// A weighted random choice.
+pub(crate) fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
     let total: u32 = items.iter().map(|i| i.1).sum();
     let mut r = rng.gen_range(0..total);
     for (v, w) in items {
@@ -749,11 +767,6 @@ fn pick<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> T {
         r -= w;
     }
     items[items.len() - 1].0
-}
-
-fn rfc3339(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// One county's cases: numbers in order of receipt, a story per case ending in a realistic
@@ -771,7 +784,7 @@ fn cases_of_county(
     next_event_id: &mut i64,
     next_notification_id: &mut i64,
     report: &mut GenReport,
-) -> QueryResult<Vec<(i64, i32, i64)>> {
+) -> Result<Vec<(i64, i32, i64)>, GenError> {
     let county_id = l.county_id(c);
     let code = l.county_code(c);
     let two_years = 730 * 86_400i64;
@@ -812,7 +825,7 @@ fn cases_of_county(
     let mut i = 0usize;
     while i < l.cases {
         let end = (i + chunk).min(l.cases);
-        conn.transaction(|conn| -> QueryResult<()> {
+        conn.transaction(|conn| -> Result<(), GenError> {
             for (k, &created) in times.iter().enumerate().take(end).skip(i) {
                 let id = first_id + k as i64;
                 let year = created.year();
@@ -823,11 +836,36 @@ fn cases_of_county(
                 let v = g / l.groups;
                 let t = v / l.villages;
                 let s = t / 2;
-                let grid = staff.grid[g];
-                let village = staff.village[v];
-                let township = staff.township_officials[t];
-                let police = staff.police[s];
-                let fire = &staff.fire_officers;
+                let cast = {
+                    let (gr, vi, tw, po, fi) = (
+                        staff.grid[g],
+                        staff.village[v],
+                        staff.township_officials[t],
+                        staff.police[s],
+                        &staff.fire_officers,
+                    );
+                    story::Cast {
+                        grid: [
+                            Who(gr[0], Role::GridLeader),
+                            Who(gr[1], Role::GridInspector),
+                            Who(gr[2], Role::GridHandler),
+                            Who(gr[3], Role::GridCoordinator),
+                        ],
+                        village: [
+                            Who(vi[0], Role::VillageCadre),
+                            Who(vi[1], Role::VillagePolice),
+                        ],
+                        township: [
+                            Who(tw[0], Role::TownshipOfficial),
+                            Who(tw[1], Role::TownshipOfficial),
+                        ],
+                        police: [
+                            Who(po[0], Role::PoliceOfficer),
+                            Who(po[1], Role::PoliceOfficer),
+                        ],
+                        fire: [Who(fi[0], Role::FireOfficer), Who(fi[1], Role::FireOfficer)],
+                    }
+                };
                 let group_id = l.group_id(c, g);
                 let path = {
                     let mut p = String::new();
@@ -844,30 +882,38 @@ fn cases_of_county(
                 };
                 let (category, title) = CATEGORIES[pick(
                     rng,
-                    &[(0, 30), (1, 15), (2, 15), (3, 15), (4, 8), (5, 7), (6, 5), (7, 5)],
+                    &[
+                        (0, 30),
+                        (1, 15),
+                        (2, 15),
+                        (3, 15),
+                        (4, 8),
+                        (5, 7),
+                        (6, 5),
+                        (7, 5),
+                    ],
                 )];
                 let major = rng.gen_bool(0.03);
-                let severity = if major { "major" } else { "general" };
+                let severity = if major {
+                    Severity::Major
+                } else {
+                    Severity::General
+                };
                 let source = pick(
                     rng,
-                    &[("patrol", 70), ("inspection", 20), ("public", 6), ("other", 4)],
+                    &[
+                        (Source::Patrol, 70),
+                        (Source::Inspection, 20),
+                        (Source::Public, 6),
+                        (Source::Other, 4),
+                    ],
                 );
+                let public = source == Source::Public;
                 let age_days = (now - created).num_days();
-                let reporter = if source == "public" {
-                    None
-                } else {
-                    Some(grid[pick(rng, &[(1, 60), (0, 20), (2, 10), (3, 10)])])
-                };
+                let reporter = (!public)
+                    .then(|| cast.grid[pick(rng, &[(1, 60), (0, 20), (2, 10), (3, 10)])].0);
 
-                // Where the story ends.
-                #[derive(Clone, Copy, PartialEq)]
-                enum End {
-                    Pending,
-                    Open,
-                    Awaiting,
-                    Closed,
-                    Rejected,
-                }
+                // Where the story ends, by the case's age.
                 let end_state = if age_days > 60 {
                     pick(
                         rng,
@@ -894,7 +940,7 @@ fn cases_of_county(
                         ],
                     )
                 };
-                let end_state = if source == "public" && age_days < 3 && rng.gen_bool(0.5) {
+                let end_state = if public && age_days < 3 && rng.gen_bool(0.5) {
                     End::Pending
                 } else {
                     end_state
@@ -905,350 +951,48 @@ fn cases_of_county(
                     End::Awaiting | End::Closed => pick(rng, &[(0, 55), (1, 25), (2, 12), (3, 8)]),
                     _ => pick(rng, &[(0, 70), (1, 30)]),
                 };
-
-                let mut evs: Vec<Ev> = Vec::with_capacity(8);
-                let mut status = "open";
-                let mut level = 0usize;
-                let mut deadline_set = false;
-                let mut difficulty: Option<&str> = None;
-                let mut listed = false;
-                let mut sup_overdue = false;
-                let mut submitted_by: Option<i64> = None;
-                let mut outcome: Option<&str> = None;
-                let mut duplicate_of: Option<i64> = None;
-                let mut spot_checked = false;
-                let report_params = format!(
-                    "{{\"category\":\"{category}\",\"found_at\":null,\"severity\":\"{severity}\",\
-                     \"source\":\"{source}\",\"title\":\"{title}\"}}"
-                );
-                if source == "public" {
-                    status = "pending_verification";
-                    evs.push(Ev {
-                        action: "report",
-                        actor: None,
-                        from_status: None,
-                        to_status: status,
-                        from_level: None,
-                        to_level: "group",
-                        params: report_params,
-                    });
-                } else {
-                    evs.push(Ev {
-                        action: "report",
-                        actor: reporter,
-                        from_status: None,
-                        to_status: status,
-                        from_level: None,
-                        to_level: "group",
-                        params: report_params,
-                    });
-                }
-                let step = |evs: &mut Vec<Ev>,
-                            action: &'static str,
-                            actor: Option<i64>,
-                            from: (&'static str, usize),
-                            to: (&'static str, usize),
-                            params: String| {
-                    evs.push(Ev {
-                        action,
-                        actor,
-                        from_status: Some(from.0),
-                        to_status: to.0,
-                        from_level: Some(LEVELS[from.1]),
-                        to_level: LEVELS[to.1],
-                        params,
-                    });
+                // The story spreads over up to 60 days after receipt, never past now.
+                let span_end = match end_state {
+                    End::Open => now - Duration::minutes(10),
+                    _ => (created + Duration::days(rng.gen_range(1..60)))
+                        .min(now - Duration::minutes(10)),
                 };
-                if end_state != End::Pending {
-                    if source == "public" {
-                        if end_state == End::Rejected {
-                            step(
-                                &mut evs,
-                                "reject_report",
-                                Some(village[0]),
-                                (status, 0),
-                                ("rejected", 0),
-                                "{\"reason\":\"核实不属实\"}".into(),
-                            );
-                            status = "rejected";
-                            outcome = Some("unfounded");
-                        } else {
-                            step(
-                                &mut evs,
-                                "verify",
-                                Some(village[0]),
-                                (status, 0),
-                                ("open", 0),
-                                "{\"note\":\"已现场核实\"}".into(),
-                            );
-                            status = "open";
-                        }
-                    }
-                    if status == "open" {
-                        // Climb to the target level.
-                        while level < target_level {
-                            if level == 0 && rng.gen_bool(0.7) {
-                                step(
-                                    &mut evs,
-                                    "set_deadline",
-                                    Some(grid[0]),
-                                    ("open", 0),
-                                    ("open", 0),
-                                    "{\"deadline\":null}".into(),
-                                );
-                                deadline_set = true;
-                            }
-                            if level == 1 && difficulty.is_none() {
-                                let d = pick(rng, &[("easy", 40), ("moderate", 40), ("hard", 20)]);
-                                difficulty = Some(d);
-                                step(
-                                    &mut evs,
-                                    "classify",
-                                    Some(village[0]),
-                                    ("open", 1),
-                                    ("open", 1),
-                                    format!("{{\"difficulty\":\"{d}\"}}"),
-                                );
-                            }
-                            if level >= 1 && rng.gen_bool(0.5) {
-                                let who = if level == 1 { village[0] } else { township[0] };
-                                step(
-                                    &mut evs,
-                                    "set_deadline",
-                                    Some(who),
-                                    ("open", level),
-                                    ("open", level),
-                                    "{\"deadline\":null}".into(),
-                                );
-                                deadline_set = true;
-                            }
-                            let by_system = deadline_set && rng.gen_bool(0.3);
-                            let (action, actor, params) = if by_system {
-                                (
-                                    "deadline_expired",
-                                    None,
-                                    format!(
-                                        "{{\"deadline\":null,\"to_level\":\"{}\"}}",
-                                        LEVELS[level + 1]
-                                    ),
-                                )
-                            } else if level == 2 {
-                                (
-                                    "transfer_to_police",
-                                    Some(township[0]),
-                                    "{\"reason\":\"逾期未整改，移交派出所依法查处\"}".to_string(),
-                                )
-                            } else {
-                                (
-                                    "escalate",
-                                    Some(if level == 0 { grid[0] } else { village[0] }),
-                                    format!(
-                                        "{{\"reason\":\"本级无法处置\",\"to_level\":\"{}\"}}",
-                                        LEVELS[level + 1]
-                                    ),
-                                )
-                            };
-                            step(
-                                &mut evs,
-                                action,
-                                actor,
-                                ("open", level),
-                                ("open", level + 1),
-                                params,
-                            );
-                            level += 1;
-                            deadline_set = false;
-                        }
-                        if level == 3 {
-                            step(
-                                &mut evs,
-                                "record_enforcement",
-                                Some(police[0]),
-                                ("open", 3),
-                                ("open", 3),
-                                format!(
-                                    "{{\"document_no\":\"{code}公(消)行罚决字〔{year}〕{:04}号\",\
-                                     \"measure\":\"order_to_rectify\",\"note\":\"\"}}",
-                                    *seq
-                                ),
-                            );
-                            if major && rng.gen_bool(0.6) {
-                                listed = true;
-                                deadline_set = true;
-                                step(
-                                    &mut evs,
-                                    "list_for_supervision",
-                                    Some(police[0]),
-                                    ("open", 3),
-                                    ("open", 3),
-                                    "{\"deadline\":null,\"reason\":\"重大火灾隐患挂牌督办\"}".into(),
-                                );
-                            }
-                        }
-                        if rng.gen_bool(0.55) {
-                            step(
-                                &mut evs,
-                                "comment",
-                                Some(grid[1]),
-                                ("open", level),
-                                ("open", level),
-                                "{\"text\":\"已督促整改\"}".into(),
-                            );
-                        }
-                        match end_state {
-                            End::Rejected if level <= 1 => {
-                                step(
-                                    &mut evs,
-                                    "reject_report",
-                                    Some(village[0]),
-                                    ("open", level),
-                                    ("rejected", level),
-                                    "{\"reason\":\"不构成火灾隐患\"}".into(),
-                                );
-                                status = "rejected";
-                                outcome = Some("unfounded");
-                                deadline_set = false;
-                            }
-                            End::Awaiting | End::Closed => {
-                                let by = match level {
-                                    0 => grid[2],
-                                    1 => village[1],
-                                    2 => township[1],
-                                    _ => police[1],
-                                };
-                                step(
-                                    &mut evs,
-                                    "submit_rectification",
-                                    Some(by),
-                                    ("open", level),
-                                    ("awaiting_review", level),
-                                    "{\"attachment_ids\":[],\"note\":\"已整改完毕\"}".into(),
-                                );
-                                submitted_by = Some(by);
-                                status = "awaiting_review";
-                                if end_state == End::Closed {
-                                    let reviewer = if major || listed || level >= 2 {
-                                        fire[0]
-                                    } else if level == 1 {
-                                        township[0]
-                                    } else {
-                                        village[0]
-                                    };
-                                    let o = pick(
-                                        rng,
-                                        &[("rectified", 85), ("unfounded", 10), ("duplicate", 5)],
-                                    );
-                                    let dup = (o == "duplicate" && k > 0)
-                                        .then(|| first_id + rng.gen_range(0..k) as i64);
-                                    let o = if o == "duplicate" && dup.is_none() {
-                                        "rectified"
-                                    } else {
-                                        o
-                                    };
-                                    step(
-                                        &mut evs,
-                                        "approve_closure",
-                                        Some(reviewer),
-                                        ("awaiting_review", level),
-                                        ("closed", level),
-                                        format!(
-                                            "{{\"duplicate_of\":{},\"note\":\"\",\"outcome\":\"{o}\"}}",
-                                            dup.map_or("null".to_string(), |d| d.to_string())
-                                        ),
-                                    );
-                                    status = "closed";
-                                    outcome = Some(o);
-                                    duplicate_of = dup;
-                                    deadline_set = false;
-                                    if rng.gen_bool(0.05) {
-                                        spot_checked = true;
-                                        step(
-                                            &mut evs,
-                                            "spot_check",
-                                            Some(fire[1]),
-                                            ("closed", level),
-                                            ("closed", level),
-                                            "{\"note\":\"\",\"passed\":true}".into(),
-                                        );
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-
-                // Times: the story spreads over up to 60 days after receipt, never past now.
-                let span_end = {
-                    let max_span = match end_state {
-                        End::Open => now - Duration::minutes(10),
-                        _ => (created + Duration::days(rng.gen_range(1..60)))
-                            .min(now - Duration::minutes(10)),
-                    };
-                    max_span.max(created + Duration::seconds(evs.len() as i64))
+                let premise = story::Premise {
+                    public,
+                    severity,
+                    end: end_state,
+                    target_level,
+                    age_days,
+                    earlier: first_id..id,
+                    county_code: code.clone(),
+                    year,
+                    seq: *seq,
                 };
-                let span = (span_end - created).num_seconds().max(evs.len() as i64);
-                let n = evs.len() as i64;
-                let mut times_ev: Vec<NaiveDateTime> = (0..n)
-                    .map(|j| {
-                        if j == 0 {
-                            created
-                        } else {
-                            created
-                                + Duration::seconds(span * j / n)
-                                + Duration::microseconds(rng.gen_range(0..1_000_000))
-                        }
-                    })
-                    .collect();
-                for j in 1..times_ev.len() {
-                    if times_ev[j] <= times_ev[j - 1] {
-                        times_ev[j] = times_ev[j - 1] + Duration::microseconds(1);
-                    }
-                }
-                let last_at = *times_ev.last().expect("a report");
-
-                // The current deadline: future for open cases (the sweep would have moved an
-                // expired one), except listed police cases already flagged overdue.
-                let mut deadline: Option<NaiveDateTime> = None;
-                if status == "open" && (deadline_set || listed) {
-                    if listed && rng.gen_bool(0.3) && age_days > 30 {
-                        deadline = Some(last_at + Duration::days(7));
-                        if deadline < Some(now) {
-                            sup_overdue = true;
-                            let at = deadline.unwrap_or(now) + Duration::minutes(1);
-                            let params = format!(
-                                "{{\"deadline\":\"{}\",\"flagged\":\"supervision_overdue\"}}",
-                                rfc3339(deadline.unwrap_or(now))
-                            );
-                            evs.push(Ev {
-                                action: "deadline_expired",
-                                actor: None,
-                                from_status: Some("open"),
-                                to_status: "open",
-                                from_level: Some("police"),
-                                to_level: "police",
-                                params,
-                            });
-                            times_ev.push(at.min(now - Duration::minutes(1)).max(last_at + Duration::microseconds(1)));
-                        } else {
-                            deadline = Some(now + Duration::days(rng.gen_range(2..30)));
-                        }
+                let told = story::tell(rng, &premise, &cast, created, span_end, now)
+                    .map_err(GenError::Story)?;
+                let found_at =
+                    (!public).then(|| created - Duration::seconds(rng.gen_range(0..7200)));
+                let first = story::Event {
+                    action: "report",
+                    actor: reporter,
+                    from_status: None,
+                    to_status: if public {
+                        Status::PendingVerification.as_str()
                     } else {
-                        deadline = Some(now + Duration::days(rng.gen_range(2..30)) + Duration::seconds(rng.gen_range(0..86_400)));
-                    }
-                }
-                let updated = *times_ev.last().expect("a report");
-                let closed_at = match status {
-                    "closed" | "rejected" => {
-                        let idx = evs
-                            .iter()
-                            .rposition(|e| e.to_status == status && e.from_status != Some(status))
-                            .unwrap_or(evs.len() - 1);
-                        Some(times_ev[idx])
-                    }
-                    _ => None,
+                        Status::Open.as_str()
+                    },
+                    from_level: None,
+                    to_level: Level::Group.as_str(),
+                    // The parameters `hazards::store::create` records.
+                    params: serde_json::json!({
+                        "category": category, "severity": severity, "source": source,
+                        "title": title, "found_at": found_at.map(|t| t.and_utc()),
+                    })
+                    .to_string(),
+                    at: created,
                 };
-                let last_spot = spot_checked.then_some(updated);
+                let events = std::iter::once(&first).chain(told.events.iter());
+                let state = &told.state;
                 let (lat, lng) = if rng.gen_bool(0.5) {
                     (
                         Some(36.0 + rng.gen_range(0.0..2.0)),
@@ -1257,8 +1001,6 @@ fn cases_of_county(
                 } else {
                     (None, None)
                 };
-                let found_at = (source != "public")
-                    .then(|| created - Duration::seconds(rng.gen_range(0..7200)));
                 let description = format!("巡查发现{title}，需督促整改。");
                 let address = format!("第{}组{}号", g % l.groups + 1, rng.gen_range(1..200));
                 hz.row()
@@ -1269,40 +1011,39 @@ fn cases_of_county(
                     .i(l.township_id(c, t))
                     .s(&path)
                     .null()
-                    .s(category)
-                    .s(severity)
+                    .s(category.as_str())
+                    .s(severity.as_str())
                     .s(title)
                     .s(&description)
                     .s(&address)
                     .of(lat)
                     .of(lng)
-                    .s(source)
+                    .s(source.as_str())
                     .oi(reporter)
-                    .s(status)
-                    .s(LEVELS[level])
-                    .ot(deadline)
+                    .s(state.status.as_str())
+                    .s(state.level.as_str())
+                    .ot(state.deadline.map(|d| d.naive_utc()))
                     .b(lit, false)
-                    .os(difficulty)
-                    .b(lit, listed)
-                    .b(lit, sup_overdue)
-                    .os(outcome)
-                    .oi(duplicate_of)
-                    .oi(submitted_by)
+                    .os(told.difficulty.map(|d| d.as_str()))
+                    .b(lit, state.supervision_listed)
+                    .b(lit, state.supervision_overdue)
+                    .os(told.outcome.map(|o| o.as_str()))
+                    .oi(told.duplicate_of)
+                    .oi(state.rectification_submitted_by)
                     .ot(found_at)
                     .t(created)
-                    .t(updated)
-                    .ot(closed_at)
-                    .ot(last_spot)
-                    .i(evs.len() as i64)
+                    .t(told.updated_at)
+                    .ot(told.closed_at)
+                    .ot(told.last_spot_checked_at)
+                    .i(1 + told.events.len() as i64)
                     .end();
                 hz.maybe_flush(conn)?;
-                if status == "open" {
+                if state.status == Status::Open {
                     report.open_cases += 1;
                 }
 
                 let mut prev = GENESIS.to_string();
-                for (j, e) in evs.iter().enumerate() {
-                    let at = times_ev[j];
+                for (j, e) in events.enumerate() {
                     let seq = j as i32 + 1;
                     let h = compute_hash(
                         &prev,
@@ -1314,7 +1055,7 @@ fn cases_of_county(
                         e.to_status,
                         e.from_level,
                         e.to_level,
-                        at,
+                        e.at,
                         &e.params,
                     );
                     ev.row()
@@ -1328,7 +1069,7 @@ fn cases_of_county(
                         .os(e.from_level)
                         .s(e.to_level)
                         .s(&e.params)
-                        .t(at)
+                        .t(e.at)
                         .s(&prev)
                         .s(&h)
                         .end();
@@ -1345,14 +1086,14 @@ fn cases_of_county(
                         if major { "重大" } else { "一般" }
                     );
                     let kind = if major { "major_reported" } else { "reported" };
-                    for u in grid.iter().chain(village.iter()) {
-                        if Some(*u) == reporter {
+                    for who in cast.grid.iter().chain(cast.village.iter()) {
+                        if Some(who.0) == reporter {
                             continue;
                         }
-                        let read = (age_days > 7 && rng.gen_bool(0.7)).then_some(updated);
+                        let read = (age_days > 7 && rng.gen_bool(0.7)).then_some(told.updated_at);
                         nb.row()
                             .i(*next_notification_id)
-                            .i(*u)
+                            .i(who.0)
                             .i(id)
                             .s(kind)
                             .s(&msg)
@@ -1391,7 +1132,8 @@ pub struct SweepBench {
 /// Makes `n` cases below police level open and overdue (a deadline an hour ago), then times one
 /// `sweep_once` over them. Rewrites case rows: only for a disposable benchmark database.
 pub fn sweep_bench(conn: &mut DbConn, n: i64) -> Result<SweepBench, String> {
-    let now = crate::db::now();
+    crate::marker::require(conn, "sweep")?;
+    let now = firegrid::db::now();
     let due = now - Duration::hours(1);
     let ids: Vec<i64> = hazards::table
         .select(hazards::id)
@@ -1414,7 +1156,7 @@ pub fn sweep_bench(conn: &mut DbConn, n: i64) -> Result<SweepBench, String> {
             .map_err(map_err)? as i64;
     }
     let started = Instant::now();
-    let r = crate::hazards::sweep::sweep_once(conn, now).map_err(|e| e.detail)?;
+    let r = firegrid::hazards::sweep::sweep_once(conn, now).map_err(|e| e.detail)?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(SweepBench {
         overdue,

@@ -1,13 +1,18 @@
-//! Benchmarks (issue 6): a generator that fills an empty database with a county or a province
-//! through the real schema (`gen`), a load harness that drives a running server as the generated
-//! staff (`run`), and the raw database ceiling the API figures are compared with (`ceiling`).
+//! firegrid-bench, the load tool (issue 6, moved out of the server by issue 11): a generator that
+//! fills an empty database with a county or a province through the real schema (`gen`, each
+//! case's story told by the product's state machine, `story`), a load harness that drives a
+//! running server as the generated staff (`run`), the raw database ceiling the API figures are
+//! compared with (`ceiling`), and a timed deadline sweep (`gen::sweep_bench`). Commands that
+//! rewrite data refuse a database `gen` did not mark (`marker`).
 //!
 //! Everything the harness needs is derivable from the scale: region ids, case ids and usernames
-//! follow the fixed layout below, so `bench run` needs no access to the database.
+//! follow the fixed layout below, so `run` needs no access to the database.
 
 pub mod ceiling;
 pub mod gen;
+pub mod marker;
 pub mod run;
+pub mod story;
 
 use serde::{Deserialize, Serialize};
 
