@@ -102,7 +102,7 @@ fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
 #[post("/hazards/{id}/attachments")]
 pub async fn upload_attachment(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     req: HttpRequest,
     payload: web::Payload,
@@ -110,12 +110,13 @@ pub async fn upload_attachment(
     let id = id.into_inner();
     let key = idempotency::key_of(req.headers())?;
     // Check the case before reading megabytes from a weak connection.
-    let p2 = p.clone();
-    db::run(&state.pool, move |conn| {
-        let row = hazard_store::visible(conn, &p2, id)?;
-        may_attach(&p2, &row)
-    })
-    .await?;
+    caller
+        .clone()
+        .run(&state.pool, move |conn, p| {
+            let row = hazard_store::visible(conn, &p, id)?;
+            may_attach(&p, &row)
+        })
+        .await?;
     let raw = read_file(&req, payload).await?;
     let format = image::detect(&raw).ok_or_else(|| {
         AppError::new(
@@ -141,7 +142,7 @@ pub async fn upload_attachment(
     })
     .await??;
     let content_type = format.content_type();
-    let stored = db::run_tx(&state.pool, move |conn| {
+    let stored = caller.run_tx(&state.pool, move |conn, p| {
         idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
             let row = hazard_store::visible(conn, &p, id)?;
             may_attach(&p, &row)?;

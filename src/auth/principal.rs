@@ -1,6 +1,7 @@
 //! The authenticated caller: who they are, which roles they hold where, and the resulting scope.
-//! Loaded fresh on every request, so a revoked session, a changed password, a disabled account
-//! or a removed role takes effect at once, on every server of the deployment.
+//! Every handler takes a `Caller` (the verified token) and gets the `Principal` loaded fresh
+//! inside its own database call, so a revoked session, a changed password, a disabled account
+//! or a removed role takes effect on the next request, on every server of the deployment.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,6 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -81,6 +81,7 @@ impl Assignment {
     }
 }
 
+/// Who is calling, as loaded by `Caller::run` for one request; handlers never build one.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: i64,
@@ -234,7 +235,7 @@ pub fn load_assignments(
 }
 
 /// Checks that the token's user, version and session are still good, and loads the roles.
-pub fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal> {
+fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal> {
     let invalid = || AppError::unauthenticated("the access token is no longer valid");
     let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
     let row: Option<(String, bool, i32, Option<NaiveDateTime>)> = users::table
@@ -290,27 +291,16 @@ fn claims_of(req: &HttpRequest) -> Result<(web::Data<AppState>, Claims), AppErro
     Ok((state, claims))
 }
 
-impl FromRequest for Principal {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let found = claims_of(req);
-        Box::pin(async move {
-            let (state, claims) = found?;
-            db::run(&state.pool, move |conn| load_principal(conn, &claims)).await
-        })
-    }
-}
-
-/// The caller of a handler whose work is one database call. `run` and `run_tx` load the
-/// `Principal` (with exactly its checks) on the same pooled connection and blocking thread as
-/// the handler's own queries, so the request takes one checkout and one hop off the actix
-/// worker instead of two: the hand-offs between threads were about a quarter of the CPU of a
-/// `GET /hazards/{id}` (BENCHMARKS.md). A bad, expired or missing token is refused before the
-/// body is read; a revoked session or changed password only once the database is asked, so
-/// such a request with a malformed body gets the 4xx for the body (nothing is written either
-/// way).
+/// The caller of every authenticated handler: a verified token whose `Principal` is loaded by
+/// `run` and `run_tx` (session row, token version, account enabled, roles) on the same pooled
+/// connection and blocking thread as the handler's own queries, so a request takes one
+/// checkout and one hop off the actix worker, not two: the hand-offs between threads were
+/// about a quarter of the CPU of a `GET /hazards/{id}` (BENCHMARKS.md). A bad, expired or
+/// missing token is refused before the body is read; a revoked session or changed password
+/// only once the database is asked, so such a request with a malformed body gets the 4xx for
+/// the body (nothing is written either way). A handler that must wait between two database
+/// calls (an argon2 hash, reading an upload) calls `run` twice, and each call checks anew.
+#[derive(Clone)]
 pub struct Caller {
     claims: Claims,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::password::Verified;
-use crate::auth::principal::{AssignmentOut, Principal};
+use crate::auth::principal::{AssignmentOut, Caller};
 use crate::auth::scope::Scope;
 use crate::auth::{password, store, throttle, tokens};
 use crate::db;
@@ -206,11 +206,12 @@ pub async fn refresh(
 /// End this session: its access and refresh tokens stop working.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 204, description = "logged out"), StdErrors))]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, p: Principal) -> AppResult<HttpResponse> {
-    db::run(&state.pool, move |conn| {
-        store::revoke_session(conn, &p.session_id, "logout")
-    })
-    .await?;
+pub async fn logout(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    caller
+        .run(&state.pool, move |conn, p| {
+            store::revoke_session(conn, &p.session_id, "logout")
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,39 +234,42 @@ pub struct Me {
 /// The caller's account, role assignments and scope.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses((status = 200, body = Me), StdErrors))]
 #[get("/me")]
-pub async fn me(state: web::Data<AppState>, p: Principal) -> AppResult<web::Json<Me>> {
-    let out = db::run(&state.pool, move |conn| {
-        let user = user_store::get(conn, p.user_id)?;
-        let user = user_store::to_api(conn, &[user], None)?
-            .pop()
-            .ok_or_else(AppError::not_found)?;
-        let scope = match &p.scope {
-            Scope::Global => ScopeOut {
-                global: true,
-                regions: Vec::new(),
-            },
-            Scope::Paths(paths) => {
-                let ids: Vec<i64> = paths
-                    .iter()
-                    .filter_map(|path| path.trim_end_matches('/').rsplit('/').next()?.parse().ok())
-                    .collect();
-                let regions = region_store::get_many(conn, &ids)?
-                    .iter()
-                    .map(|r| r.to_ref())
-                    .collect();
-                ScopeOut {
-                    global: false,
-                    regions,
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<web::Json<Me>> {
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let user = user_store::get(conn, p.user_id)?;
+            let user = user_store::to_api(conn, &[user], None)?
+                .pop()
+                .ok_or_else(AppError::not_found)?;
+            let scope = match &p.scope {
+                Scope::Global => ScopeOut {
+                    global: true,
+                    regions: Vec::new(),
+                },
+                Scope::Paths(paths) => {
+                    let ids: Vec<i64> = paths
+                        .iter()
+                        .filter_map(|path| {
+                            path.trim_end_matches('/').rsplit('/').next()?.parse().ok()
+                        })
+                        .collect();
+                    let regions = region_store::get_many(conn, &ids)?
+                        .iter()
+                        .map(|r| r.to_ref())
+                        .collect();
+                    ScopeOut {
+                        global: false,
+                        regions,
+                    }
                 }
-            }
-        };
-        Ok(Me {
-            roles: user.roles.clone(),
-            user,
-            scope,
+            };
+            Ok(Me {
+                roles: user.roles.clone(),
+                user,
+                scope,
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -287,7 +291,7 @@ pub struct PasswordChange {
 pub async fn change_password(
     state: web::Data<AppState>,
     req: HttpRequest,
-    p: Principal,
+    caller: Caller,
     body: JsonBody<PasswordChange>,
 ) -> AppResult<HttpResponse> {
     let PasswordChange {
@@ -295,14 +299,15 @@ pub async fn change_password(
         new_password,
     } = body.into_inner();
     password::check_policy(&new_password).map_err(|m| AppError::field("new_password", m))?;
-    let uid = p.user_id;
     let ip = throttle::client_ip(&req, &state.settings.trusted_proxies);
-    let (username, i) = (p.username.clone(), ip.clone());
-    let user = db::run(&state.pool, move |conn| {
-        throttle::guard(conn, &username, &i)?;
-        user_store::get(conn, uid)
-    })
-    .await?;
+    let i = ip.clone();
+    let user = caller
+        .clone()
+        .run(&state.pool, move |conn, p| {
+            throttle::guard(conn, &p.username, &i)?;
+            user_store::get(conn, p.user_id)
+        })
+        .await?;
     match verify(&state, &current_password, Some(user.password_hash)).await? {
         Verified::Correct { .. } => {}
         Verified::Wrong => {
@@ -318,9 +323,11 @@ pub async fn change_password(
         }
     }
     let hash = crate::auth::hash_password(&state, new_password).await?;
-    db::run_tx(&state.pool, move |conn| {
-        user_store::set_password(conn, uid, &hash)
-    })
-    .await?;
+    // The same account, checked again: the session may have ended during the hash.
+    caller
+        .run_tx(&state.pool, move |conn, p| {
+            user_store::set_password(conn, p.user_id, &hash)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -268,28 +268,29 @@ pub struct SpotCheckSample {
 #[post("/spot-checks")]
 pub async fn draw_spot_checks(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     body: JsonBody<SpotCheckRequest>,
 ) -> AppResult<web::Json<SpotCheckSample>> {
     let req = body.into_inner();
-    require(&p, Capability::DrawSpotChecks)?;
-    if !(1..=100).contains(&req.sample_size) {
-        return Err(AppError::field("sample_size", "must be between 1 and 100"));
-    }
-    let items = db::run(&state.pool, move |conn| {
-        let r = region_store::get(conn, req.region_id)?;
-        authorize(&p, Capability::DrawSpotChecks, Target::Region(&r.path))?;
-        let fire_scope = scope_for(&p, Capability::DrawSpotChecks);
-        let now = db::now();
-        let rows = store::sample_closed(
-            conn,
-            &fire_scope,
-            &Scope::from_paths(vec![r.path]),
-            req.sample_size,
-            now,
-        )?;
-        store::to_api(conn, &rows, Some(&p), now)
-    })
-    .await?;
+    let items = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::DrawSpotChecks)?;
+            if !(1..=100).contains(&req.sample_size) {
+                return Err(AppError::field("sample_size", "must be between 1 and 100"));
+            }
+            let r = region_store::get(conn, req.region_id)?;
+            authorize(&p, Capability::DrawSpotChecks, Target::Region(&r.path))?;
+            let fire_scope = scope_for(&p, Capability::DrawSpotChecks);
+            let now = db::now();
+            let rows = store::sample_closed(
+                conn,
+                &fire_scope,
+                &Scope::from_paths(vec![r.path]),
+                req.sample_size,
+                now,
+            )?;
+            store::to_api(conn, &rows, Some(&p), now)
+        })
+        .await?;
     Ok(web::Json(SpotCheckSample { items }))
 }

@@ -5,8 +5,7 @@ use actix_web::{post, web, HttpRequest};
 use futures_util::StreamExt;
 
 use crate::auth::policy::{require, Capability};
-use crate::auth::principal::Principal;
-use crate::db;
+use crate::auth::principal::Caller;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::import::{apply, failed, parse, Actor, ImportReport};
 use crate::AppState;
@@ -45,12 +44,18 @@ fn is_csv(req: &HttpRequest) -> bool {
 #[post("/import")]
 pub async fn import_csv(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> AppResult<web::Json<ImportReport>> {
-    require(&p, Capability::ManageGrid)?;
-    require(&p, Capability::ManageAccounts)?;
+    // Refused before megabytes of body are read, and checked again in the importing transaction.
+    caller
+        .clone()
+        .run(&state.pool, |_, p| {
+            require(&p, Capability::ManageGrid)?;
+            require(&p, Capability::ManageAccounts)
+        })
+        .await?;
     if !is_csv(&req) {
         return Err(AppError::new(
             ErrorCode::UnsupportedMediaType,
@@ -69,9 +74,12 @@ pub async fn import_csv(
     // One hash of a discarded password for every account this import creates.
     let unusable =
         crate::auth::hash_password(&state, crate::auth::password::random_password()).await?;
-    let report = db::run_tx(&state.pool, move |conn| {
-        apply(conn, Actor::User(&p), &rows, &unusable)
-    })
-    .await?;
+    let report = caller
+        .run_tx(&state.pool, move |conn, p| {
+            require(&p, Capability::ManageGrid)?;
+            require(&p, Capability::ManageAccounts)?;
+            apply(conn, Actor::User(&p), &rows, &unusable)
+        })
+        .await?;
     Ok(web::Json(report))
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::policy::{authorize, authorize_reach, require, scope_for, Capability, Target};
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Caller, Principal};
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
@@ -52,28 +52,29 @@ fn visible(conn: &mut db::DbConn, p: &Principal, id: i64) -> AppResult<OrgRow> {
 #[post("/organizations")]
 pub async fn create_organization(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     body: JsonBody<NewOrganization>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     let mut checks = Checks::new();
     let name = checks.name("name", &req.name, 64);
     checks.finish()?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        let region = region_store::get(conn, req.region_id)?;
-        authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
-        let allowed = req.kind.home_levels();
-        if !allowed.contains(&region.level()) {
-            let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
-            return Err(AppError::field(
-                "region_id",
-                format!("a {} sits in a {}", req.kind, names.join(" or ")),
-            ));
-        }
-        let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
-        one(conn, &p, &row)
-    })
-    .await?;
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            let region = region_store::get(conn, req.region_id)?;
+            authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
+            let allowed = req.kind.home_levels();
+            if !allowed.contains(&region.level()) {
+                let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
+                return Err(AppError::field(
+                    "region_id",
+                    format!("a {} sits in a {}", req.kind, names.join(" or ")),
+                ));
+            }
+            let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
+            one(conn, &p, &row)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -83,15 +84,16 @@ pub async fn create_organization(
 #[get("/organizations/{id}")]
 pub async fn get_organization(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Organization>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let row = visible(conn, &p, id)?;
-        one(conn, &p, &row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let row = visible(conn, &p, id)?;
+            one(conn, &p, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -109,24 +111,27 @@ pub struct OrgQuery {
 #[get("/organizations")]
 pub async fn list_organizations(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     filter: web::Query<OrgQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Organization>>> {
-    require(&p, Capability::ReadGrid)?;
-    let limit = page.limit()?;
-    let f = store::ListFilter {
-        kind: filter.kind,
-        region_id: filter.region_id,
-        after_id: page.after_id()?,
-        fetch: limit + 1,
-    };
-    let scope = scope_for(&p, Capability::ReadGrid);
-    let items = db::run(&state.pool, move |conn| {
-        let rows = store::list(conn, &scope, &f)?;
-        store::to_api(conn, &rows, &scope)
-    })
-    .await?;
+    let filter = filter.into_inner();
+    let page = page.into_inner();
+    let (items, limit) = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ReadGrid)?;
+            let limit = page.limit()?;
+            let f = store::ListFilter {
+                kind: filter.kind,
+                region_id: filter.region_id,
+                after_id: page.after_id()?,
+                fetch: limit + 1,
+            };
+            let scope = scope_for(&p, Capability::ReadGrid);
+            let rows = store::list(conn, &scope, &f)?;
+            Ok((store::to_api(conn, &rows, &scope)?, limit))
+        })
+        .await?;
     Ok(web::Json(Page::from_rows(
         items,
         limit,
@@ -140,7 +145,7 @@ pub async fn list_organizations(
 #[put("/organizations/{id}/jurisdiction")]
 pub async fn set_jurisdiction(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<JurisdictionUpdate>,
 ) -> AppResult<web::Json<Organization>> {
@@ -151,35 +156,36 @@ pub async fn set_jurisdiction(
     if ids.len() > 500 {
         return Err(AppError::field("region_ids", "at most 500 regions"));
     }
-    let out = db::run_tx(&state.pool, move |conn| {
-        let org = visible(conn, &p, id)?;
-        let home = region_store::get(conn, org.region_id)?;
-        authorize(&p, Capability::ManageGrid, Target::Region(&home.path))?;
-        // Before the change: shrinking a jurisdiction that covers another administrator's
-        // regions is not this caller's decision (after: each new region is checked below).
-        authorize_reach(&p, Capability::ManageGrid, &store::reach(conn, &org)?)?;
-        let kind =
-            OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
-        let level = kind.jurisdiction_level().ok_or_else(|| {
-            AppError::field("region_ids", format!("a {kind} has no jurisdiction"))
-        })?;
-        let regions = region_store::get_many(conn, &ids)?;
-        if regions.len() != ids.len() {
-            return Err(AppError::not_found());
-        }
-        for r in &regions {
-            authorize(&p, Capability::ManageGrid, Target::Region(&r.path))?;
-            if r.level() != level {
-                return Err(AppError::field(
-                    "region_ids",
-                    format!("{} is not a {level}", r.name),
-                ));
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            let org = visible(conn, &p, id)?;
+            let home = region_store::get(conn, org.region_id)?;
+            authorize(&p, Capability::ManageGrid, Target::Region(&home.path))?;
+            // Before the change: shrinking a jurisdiction that covers another administrator's
+            // regions is not this caller's decision (after: each new region is checked below).
+            authorize_reach(&p, Capability::ManageGrid, &store::reach(conn, &org)?)?;
+            let kind =
+                OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+            let level = kind.jurisdiction_level().ok_or_else(|| {
+                AppError::field("region_ids", format!("a {kind} has no jurisdiction"))
+            })?;
+            let regions = region_store::get_many(conn, &ids)?;
+            if regions.len() != ids.len() {
+                return Err(AppError::not_found());
             }
-        }
-        store::set_jurisdiction(conn, &org, kind, &regions)?;
-        let row = store::get(conn, id)?;
-        one(conn, &p, &row)
-    })
-    .await?;
+            for r in &regions {
+                authorize(&p, Capability::ManageGrid, Target::Region(&r.path))?;
+                if r.level() != level {
+                    return Err(AppError::field(
+                        "region_ids",
+                        format!("{} is not a {level}", r.name),
+                    ));
+                }
+            }
+            store::set_jurisdiction(conn, &org, kind, &regions)?;
+            let row = store::get(conn, id)?;
+            one(conn, &p, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }

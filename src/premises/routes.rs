@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Caller, Principal};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
@@ -63,39 +63,43 @@ fn writable_group(conn: &mut DbConn, p: &Principal, group_id: i64) -> AppResult<
 #[post("/premises")]
 pub async fn create_premises(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     http: HttpRequest,
     body: JsonBody<NewPremises>,
 ) -> AppResult<HttpResponse> {
-    require(&p, Capability::ManagePremises)?;
     let req = body.into_inner();
-    let mut checks = Checks::new();
-    let v = PremisesInput {
-        name: &req.name,
-        category: req.category,
-        address: &req.address,
-        lat: req.lat,
-        lng: req.lng,
-        contact_name: req.contact_name.as_deref(),
-        contact_phone: req.contact_phone.as_deref(),
-        signage: req.signage,
-    }
-    .validate(&mut checks);
-    checks.finish()?;
-    let key = idempotency::key_of(http.headers())?;
+    let key = idempotency::key_of(http.headers());
     let fp = idempotency::fingerprint(
         "POST /premises",
         &serde_json::to_vec(&req).unwrap_or_default(),
     );
-    let stored = db::run_tx(&state.pool, move |conn| {
-        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
-            let group = writable_group(conn, &p, req.group_id)?;
-            let row = store::insert(conn, &group, &v, db::now())?;
-            let out = one(conn, &row)?;
-            Ok((201, serde_json::to_value(out)?))
+    let stored = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ManagePremises)?;
+            let mut checks = Checks::new();
+            let v = PremisesInput {
+                name: &req.name,
+                category: req.category,
+                address: &req.address,
+                lat: req.lat,
+                lng: req.lng,
+                contact_name: req.contact_name.as_deref(),
+                contact_phone: req.contact_phone.as_deref(),
+                signage: req.signage,
+            }
+            .validate(&mut checks);
+            checks.finish()?;
+            let key = key?;
+            db::write_tx(conn, |conn| {
+                idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+                    let group = writable_group(conn, &p, req.group_id)?;
+                    let row = store::insert(conn, &group, &v, db::now())?;
+                    let out = one(conn, &row)?;
+                    Ok((201, serde_json::to_value(out)?))
+                })
+            })
         })
-    })
-    .await?;
+        .await?;
     let mut resp = HttpResponse::Created();
     if stored.replayed {
         resp.insert_header(("idempotent-replayed", "true"));
@@ -117,35 +121,37 @@ pub struct PremisesQuery {
 #[get("/premises")]
 pub async fn list_premises(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     filter: web::Query<PremisesQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Premises>>> {
-    require(&p, Capability::ReadGrid)?;
-    let limit = page.limit()?;
-    let after_id = page.after_id()?;
-    let scope = scope_for(&p, Capability::ReadGrid);
     let filter = filter.into_inner();
-    let items = db::run(&state.pool, move |conn| {
-        let within = match filter.region_id {
-            Some(id) => {
-                let r = region_store::get(conn, id)?;
-                authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
-                Some(r.path)
-            }
-            None => None,
-        };
-        let f = store::ListFilter {
-            within,
-            category: filter.category,
-            group_id: None,
-            after_id,
-            fetch: limit + 1,
-        };
-        let rows = store::list(conn, &scope, &f)?;
-        store::to_api(conn, &rows)
-    })
-    .await?;
+    let page = page.into_inner();
+    let (items, limit) = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ReadGrid)?;
+            let limit = page.limit()?;
+            let after_id = page.after_id()?;
+            let scope = scope_for(&p, Capability::ReadGrid);
+            let within = match filter.region_id {
+                Some(id) => {
+                    let r = region_store::get(conn, id)?;
+                    authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
+                    Some(r.path)
+                }
+                None => None,
+            };
+            let f = store::ListFilter {
+                within,
+                category: filter.category,
+                group_id: None,
+                after_id,
+                fetch: limit + 1,
+            };
+            let rows = store::list(conn, &scope, &f)?;
+            Ok((store::to_api(conn, &rows)?, limit))
+        })
+        .await?;
     Ok(web::Json(Page::from_rows(items, limit, |x: &Premises| {
         x.id
     })))
@@ -157,15 +163,16 @@ pub async fn list_premises(
 #[get("/premises/{id}")]
 pub async fn get_premises(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Premises>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let row = premises_for(conn, &p, Capability::ReadGrid, id)?;
-        one(conn, &row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let row = premises_for(conn, &p, Capability::ReadGrid, id)?;
+            one(conn, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -176,24 +183,27 @@ pub async fn get_premises(
 #[patch("/premises/{id}")]
 pub async fn patch_premises(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<PremisesPatch>,
 ) -> AppResult<web::Json<Premises>> {
-    require(&p, Capability::ManagePremises)?;
     let id = id.into_inner();
     let patch = body.into_inner();
-    let out = db::run_tx(&state.pool, move |conn| {
-        let row = premises_for(conn, &p, Capability::ManagePremises, id)?;
-        let group = match patch.group_id {
-            Some(g) if g != row.group_id => writable_group(conn, &p, g)?,
-            _ => region_store::get(conn, row.group_id)?,
-        };
-        let v = merge(&row, &patch)?;
-        let row = store::replace(conn, id, &group, &v, db::now())?;
-        one(conn, &row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ManagePremises)?;
+            db::write_tx(conn, |conn| {
+                let row = premises_for(conn, &p, Capability::ManagePremises, id)?;
+                let group = match patch.group_id {
+                    Some(g) if g != row.group_id => writable_group(conn, &p, g)?,
+                    _ => region_store::get(conn, row.group_id)?,
+                };
+                let v = merge(&row, &patch)?;
+                let row = store::replace(conn, id, &group, &v, db::now())?;
+                one(conn, &row)
+            })
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -230,15 +240,18 @@ fn merge(row: &PremisesRow, patch: &PremisesPatch) -> AppResult<ValidPremises> {
 #[delete("/premises/{id}")]
 pub async fn delete_premises(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    require(&p, Capability::ManagePremises)?;
     let id = id.into_inner();
-    db::run_tx(&state.pool, move |conn| {
-        premises_for(conn, &p, Capability::ManagePremises, id)?;
-        store::delete(conn, id)
-    })
-    .await?;
+    caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ManagePremises)?;
+            db::write_tx(conn, |conn| {
+                premises_for(conn, &p, Capability::ManagePremises, id)?;
+                store::delete(conn, id)
+            })
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::policy::{authorize, require, scope_for, Capability, Target};
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Caller, Principal};
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
@@ -57,7 +57,7 @@ pub(crate) fn region_for(
 #[post("/regions")]
 pub async fn create_region(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     body: JsonBody<NewRegion>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
@@ -65,43 +65,44 @@ pub async fn create_region(
     let name = checks.name("name", &req.name, 64);
     let code = checks.code("code", &req.code);
     checks.finish()?;
-    let created = db::run_tx(&state.pool, move |conn| {
-        let parent = match req.parent_id {
-            Some(id) => {
-                let parent = store::get(conn, id)?;
-                authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
-                if parent.level().child() != Some(req.level) {
-                    return Err(AppError::field(
-                        "level",
-                        format!(
-                            "a child of a {} must be a {}",
-                            parent.level(),
-                            describe(parent.level().child())
-                        ),
-                    ));
+    let created = caller
+        .run_tx(&state.pool, move |conn, p| {
+            let parent = match req.parent_id {
+                Some(id) => {
+                    let parent = store::get(conn, id)?;
+                    authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
+                    if parent.level().child() != Some(req.level) {
+                        return Err(AppError::field(
+                            "level",
+                            format!(
+                                "a child of a {} must be a {}",
+                                parent.level(),
+                                describe(parent.level().child())
+                            ),
+                        ));
+                    }
+                    Some(parent)
                 }
-                Some(parent)
-            }
-            None => {
-                authorize(&p, Capability::ManageGrid, Target::Top)?;
-                if !req.level.may_be_root() {
-                    return Err(AppError::field(
-                        "level",
-                        "a root region must be a province, prefecture or county",
-                    ));
+                None => {
+                    authorize(&p, Capability::ManageGrid, Target::Top)?;
+                    if !req.level.may_be_root() {
+                        return Err(AppError::field(
+                            "level",
+                            "a root region must be a province, prefecture or county",
+                        ));
+                    }
+                    None
                 }
-                None
+            };
+            if store::code_taken(conn, &code)? {
+                return Err(AppError::conflict(format!(
+                    "region code {code} is already used"
+                )));
             }
-        };
-        if store::code_taken(conn, &code)? {
-            return Err(AppError::conflict(format!(
-                "region code {code} is already used"
-            )));
-        }
-        let row = store::insert(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
-        detail(conn, &row)
-    })
-    .await?;
+            let row = store::insert(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
+            detail(conn, &row)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -118,16 +119,17 @@ fn describe(level: Option<RegionLevel>) -> String {
 #[get("/regions/{id}")]
 pub async fn get_region(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<RegionDetail>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let row = store::get(conn, id)?;
-        authorize(&p, Capability::ReadGrid, Target::Region(&row.path))?;
-        detail(conn, &row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let row = store::get(conn, id)?;
+            authorize(&p, Capability::ReadGrid, Target::Region(&row.path))?;
+            detail(conn, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -146,7 +148,7 @@ pub struct RegionQuery {
 #[get("/regions")]
 pub async fn list_regions(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     filter: web::Query<RegionQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Region>>> {
@@ -157,9 +159,12 @@ pub async fn list_regions(
         after_id: page.after_id()?,
         fetch: limit + 1,
     };
-    require(&p, Capability::ReadGrid)?;
-    let scope = scope_for(&p, Capability::ReadGrid);
-    let rows = db::run(&state.pool, move |conn| store::list(conn, &scope, &f)).await?;
+    let rows = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ReadGrid)?;
+            store::list(conn, &scope_for(&p, Capability::ReadGrid), &f)
+        })
+        .await?;
     let items = rows.iter().map(RegionRow::to_api).collect();
     Ok(web::Json(Page::from_rows(items, limit, |r: &Region| r.id)))
 }
@@ -170,7 +175,7 @@ pub async fn list_regions(
 #[patch("/regions/{id}")]
 pub async fn patch_region(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<RegionPatch>,
 ) -> AppResult<web::Json<RegionDetail>> {
@@ -180,12 +185,13 @@ pub async fn patch_region(
     let name = req.name.as_deref().map(|n| checks.name("name", n, 64));
     let code = req.code.as_deref().map(|c| checks.code("code", c));
     checks.finish()?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        region_for(conn, &p, Capability::ManageGrid, id)?;
-        let row = store::update(conn, id, name.as_deref(), code.as_deref(), db::now())?;
-        detail(conn, &row)
-    })
-    .await?;
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            region_for(conn, &p, Capability::ManageGrid, id)?;
+            let row = store::update(conn, id, name.as_deref(), code.as_deref(), db::now())?;
+            detail(conn, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -196,22 +202,23 @@ pub async fn patch_region(
 #[delete("/regions/{id}")]
 pub async fn delete_region(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    db::run_tx(&state.pool, move |conn| {
-        region_for(conn, &p, Capability::ManageGrid, id)?;
-        let left = store::references(conn, id)?;
-        if !left.is_empty() {
-            return Err(AppError::conflict(format!(
-                "the region is still in use: {}",
-                left.join(", ")
-            )));
-        }
-        store::delete(conn, id)
-    })
-    .await?;
+    caller
+        .run_tx(&state.pool, move |conn, p| {
+            region_for(conn, &p, Capability::ManageGrid, id)?;
+            let left = store::references(conn, id)?;
+            if !left.is_empty() {
+                return Err(AppError::conflict(format!(
+                    "the region is still in use: {}",
+                    left.join(", ")
+                )));
+            }
+            store::delete(conn, id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -222,45 +229,46 @@ pub async fn delete_region(
 #[put("/regions/{id}/supervisor")]
 pub async fn set_supervisor(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<SupervisorUpdate>,
 ) -> AppResult<web::Json<RegionDetail>> {
     let id = id.into_inner();
     let user_id = body.into_inner().user_id;
-    let out = db::run_tx(&state.pool, move |conn| {
-        let row = region_for(conn, &p, Capability::ManageGrid, id)?;
-        let roles = row.level().supervisor_roles();
-        let parent = match row.parent_id {
-            Some(parent) if !roles.is_empty() => parent,
-            _ => {
-                return Err(AppError::field(
-                    "id",
-                    format!(
-                        "a {} has no responsible supervisor; townships, villages and groups do",
-                        row.level()
-                    ),
-                ))
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            let row = region_for(conn, &p, Capability::ManageGrid, id)?;
+            let roles = row.level().supervisor_roles();
+            let parent = match row.parent_id {
+                Some(parent) if !roles.is_empty() => parent,
+                _ => {
+                    return Err(AppError::field(
+                        "id",
+                        format!(
+                            "a {} has no responsible supervisor; townships, villages and groups do",
+                            row.level()
+                        ),
+                    ))
+                }
+            };
+            if let Some(uid) = user_id {
+                // One answer for an unknown account and an unqualified one: no hint about accounts
+                // outside the caller's reach.
+                if !store::holds_role_on(conn, uid, roles, parent)? {
+                    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                    return Err(AppError::field(
+                        "user_id",
+                        format!(
+                            "the supervisor of a {} must hold {} on its parent region",
+                            row.level(),
+                            names.join(" or ")
+                        ),
+                    ));
+                }
             }
-        };
-        if let Some(uid) = user_id {
-            // One answer for an unknown account and an unqualified one: no hint about accounts
-            // outside the caller's reach.
-            if !store::holds_role_on(conn, uid, roles, parent)? {
-                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-                return Err(AppError::field(
-                    "user_id",
-                    format!(
-                        "the supervisor of a {} must hold {} on its parent region",
-                        row.level(),
-                        names.join(" or ")
-                    ),
-                ));
-            }
-        }
-        let row = store::set_supervisor(conn, id, user_id, db::now())?;
-        detail(conn, &row)
-    })
-    .await?;
+            let row = store::set_supervisor(conn, id, user_id, db::now())?;
+            detail(conn, &row)
+        })
+        .await?;
     Ok(web::Json(out))
 }

@@ -3,8 +3,7 @@
 use actix_web::{get, web};
 
 use crate::auth::policy::Capability;
-use crate::auth::principal::Principal;
-use crate::db;
+use crate::auth::principal::Caller;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::regions::model::{RegionLevel, RegionRow};
 use crate::regions::routes::region_for;
@@ -35,16 +34,17 @@ fn ensure_level(row: &RegionRow, level: RegionLevel) -> AppResult<()> {
 #[get("/regions/{id}/roster")]
 pub async fn get_roster(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Roster>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let group = region_for(conn, &p, Capability::ReadGrid, id)?;
-        ensure_level(&group, RegionLevel::Group)?;
-        store::roster(conn, &group)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let group = region_for(conn, &p, Capability::ReadGrid, id)?;
+            ensure_level(&group, RegionLevel::Group)?;
+            store::roster(conn, &group)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -55,15 +55,16 @@ pub async fn get_roster(
 #[get("/regions/{id}/roster-compliance")]
 pub async fn get_compliance(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<RosterCompliance>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let root = region_for(conn, &p, Capability::ReadGrid, id)?;
-        store::compliance(conn, &root)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let root = region_for(conn, &p, Capability::ReadGrid, id)?;
+            store::compliance(conn, &root)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -74,15 +75,16 @@ pub async fn get_compliance(
 #[get("/regions/{id}/committee")]
 pub async fn get_committee(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<Committee>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let township = region_for(conn, &p, Capability::ReadGrid, id)?;
-        ensure_level(&township, RegionLevel::Township)?;
-        store::committee(conn, &township, &p.scope)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let township = region_for(conn, &p, Capability::ReadGrid, id)?;
+            ensure_level(&township, RegionLevel::Township)?;
+            store::committee(conn, &township, &p.scope)
+        })
+        .await?;
     Ok(web::Json(out))
 }

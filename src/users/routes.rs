@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use crate::auth::policy::{
     authorize, authorize_reach, manage_account, require, scope_for, Capability, Target,
 };
-use crate::auth::principal::{load_assignments, Principal};
+use crate::auth::principal::{load_assignments, Caller, Principal};
 use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
 use crate::db::schema::{role_assignments, users};
@@ -81,41 +81,45 @@ fn one(conn: &mut DbConn, p: &Principal, row: UserRow) -> AppResult<User> {
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     body: JsonBody<NewUser>,
 ) -> AppResult<HttpResponse> {
-    require(&p, Capability::ManageAccounts)?;
     let req = body.into_inner();
-    let mut checks = Checks::new();
-    let username = checks.username("username", &req.username);
-    let display_name = checks.name("display_name", &req.display_name, 64);
-    let phone = req.phone.as_deref().map(|ph| checks.phone("phone", ph));
-    if let Err(m) = crate::auth::password::check_policy(&req.password) {
-        checks.fail("password", m);
-    }
-    checks.finish()?;
-    let (p2, region_id) = (p.clone(), req.region_id);
-    db::run(&state.pool, move |conn| {
-        authorize_region(conn, &p2, region_id)
-    })
-    .await?;
-    let hash = crate::auth::hash_password(&state, req.password).await?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        authorize_region(conn, &p, region_id)?;
-        let row = store::insert(
-            conn,
-            store::NewUserRow {
-                username: &username,
-                display_name: &display_name,
-                phone: phone.as_deref(),
-                region_id,
-                password_hash: &hash,
-            },
-            db::now(),
-        )?;
-        one(conn, &p, row)
-    })
-    .await?;
+    // Checked before the (slow) hash, and again in the transaction that writes.
+    let (username, display_name, phone, region_id, password) = caller
+        .clone()
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ManageAccounts)?;
+            let mut checks = Checks::new();
+            let username = checks.username("username", &req.username);
+            let display_name = checks.name("display_name", &req.display_name, 64);
+            let phone = req.phone.as_deref().map(|ph| checks.phone("phone", ph));
+            if let Err(m) = crate::auth::password::check_policy(&req.password) {
+                checks.fail("password", m);
+            }
+            checks.finish()?;
+            authorize_region(conn, &p, req.region_id)?;
+            Ok((username, display_name, phone, req.region_id, req.password))
+        })
+        .await?;
+    let hash = crate::auth::hash_password(&state, password).await?;
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            authorize_region(conn, &p, region_id)?;
+            let row = store::insert(
+                conn,
+                store::NewUserRow {
+                    username: &username,
+                    display_name: &display_name,
+                    phone: phone.as_deref(),
+                    region_id,
+                    password_hash: &hash,
+                },
+                db::now(),
+            )?;
+            one(conn, &p, row)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -134,36 +138,39 @@ pub struct UserQuery {
 #[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     filter: web::Query<UserQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<User>>> {
-    require(&p, Capability::ManageAccounts)?;
-    let limit = page.limit()?;
-    let f = store::ListFilter {
-        region_id: filter.region_id,
-        role: filter.role.map(|r| r.as_str().to_string()),
-        after_id: page.after_id()?,
-        fetch: limit + 1,
-    };
-    let items = db::run(&state.pool, move |conn| {
-        let within = match f.region_id {
-            Some(id) => {
-                let r = region_store::get(conn, id)?;
-                authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
-                Some(Scope::from_paths(vec![r.path]))
-            }
-            None => None,
-        };
-        let rows = store::list(
-            conn,
-            &scope_for(&p, Capability::ManageAccounts),
-            within.as_ref(),
-            &f,
-        )?;
-        store::to_api(conn, &rows, Some(&p.scope))
-    })
-    .await?;
+    let filter = filter.into_inner();
+    let page = page.into_inner();
+    let (items, limit) = caller
+        .run(&state.pool, move |conn, p| {
+            require(&p, Capability::ManageAccounts)?;
+            let limit = page.limit()?;
+            let f = store::ListFilter {
+                region_id: filter.region_id,
+                role: filter.role.map(|r| r.as_str().to_string()),
+                after_id: page.after_id()?,
+                fetch: limit + 1,
+            };
+            let within = match f.region_id {
+                Some(id) => {
+                    let r = region_store::get(conn, id)?;
+                    authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
+                    Some(Scope::from_paths(vec![r.path]))
+                }
+                None => None,
+            };
+            let rows = store::list(
+                conn,
+                &scope_for(&p, Capability::ManageAccounts),
+                within.as_ref(),
+                &f,
+            )?;
+            Ok((store::to_api(conn, &rows, Some(&p.scope))?, limit))
+        })
+        .await?;
     Ok(web::Json(Page::from_rows(items, limit, |u: &User| u.id)))
 }
 
@@ -173,15 +180,16 @@ pub async fn list_users(
 #[get("/users/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> AppResult<web::Json<User>> {
     let id = id.into_inner();
-    let out = db::run(&state.pool, move |conn| {
-        let row = visible(conn, &p, id)?;
-        one(conn, &p, row)
-    })
-    .await?;
+    let out = caller
+        .run(&state.pool, move |conn, p| {
+            let row = visible(conn, &p, id)?;
+            one(conn, &p, row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -192,7 +200,7 @@ pub async fn get_user(
 #[patch("/users/{id}")]
 pub async fn patch_user(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<UserPatch>,
 ) -> AppResult<web::Json<User>> {
@@ -211,50 +219,51 @@ pub async fn patch_user(
         }
     });
     checks.finish()?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        let row = managed(conn, &p, id)?;
-        let now = db::now();
-        if let Some(region_id) = req.region_id {
-            authorize_region(conn, &p, Some(region_id))?;
-            diesel::update(users::table.find(id))
-                .set(users::region_id.eq(region_id))
-                .execute(conn)?;
-        }
-        if let Some(name) = display_name {
-            diesel::update(users::table.find(id))
-                .set(users::display_name.eq(name))
-                .execute(conn)?;
-        }
-        if let Some(phone) = phone {
-            diesel::update(users::table.find(id))
-                .set(users::phone.eq(phone))
-                .execute(conn)?;
-        }
-        match req.disabled {
-            Some(true) if !row.disabled => {
-                if id == p.user_id {
-                    return Err(AppError::conflict("you cannot disable your own account"));
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            let row = managed(conn, &p, id)?;
+            let now = db::now();
+            if let Some(region_id) = req.region_id {
+                authorize_region(conn, &p, Some(region_id))?;
+                diesel::update(users::table.find(id))
+                    .set(users::region_id.eq(region_id))
+                    .execute(conn)?;
+            }
+            if let Some(name) = display_name {
+                diesel::update(users::table.find(id))
+                    .set(users::display_name.eq(name))
+                    .execute(conn)?;
+            }
+            if let Some(phone) = phone {
+                diesel::update(users::table.find(id))
+                    .set(users::phone.eq(phone))
+                    .execute(conn)?;
+            }
+            match req.disabled {
+                Some(true) if !row.disabled => {
+                    if id == p.user_id {
+                        return Err(AppError::conflict("you cannot disable your own account"));
+                    }
+                    diesel::update(users::table.find(id))
+                        .set(users::disabled.eq(true))
+                        .execute(conn)?;
+                    store::revoke_all_tokens(conn, id, "account disabled")?;
+                    supervision::release_lapsed(conn, id, now)?;
                 }
-                diesel::update(users::table.find(id))
-                    .set(users::disabled.eq(true))
-                    .execute(conn)?;
-                store::revoke_all_tokens(conn, id, "account disabled")?;
-                supervision::release_lapsed(conn, id, now)?;
+                Some(false) if row.disabled => {
+                    diesel::update(users::table.find(id))
+                        .set(users::disabled.eq(false))
+                        .execute(conn)?;
+                }
+                _ => {}
             }
-            Some(false) if row.disabled => {
-                diesel::update(users::table.find(id))
-                    .set(users::disabled.eq(false))
-                    .execute(conn)?;
-            }
-            _ => {}
-        }
-        diesel::update(users::table.find(id))
-            .set(users::updated_at.eq(now))
-            .execute(conn)?;
-        let row = store::get(conn, id)?;
-        one(conn, &p, row)
-    })
-    .await?;
+            diesel::update(users::table.find(id))
+                .set(users::updated_at.eq(now))
+                .execute(conn)?;
+            let row = store::get(conn, id)?;
+            one(conn, &p, row)
+        })
+        .await?;
     Ok(web::Json(out))
 }
 
@@ -264,7 +273,7 @@ pub async fn patch_user(
 #[post("/users/{id}/roles")]
 pub async fn grant_role(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<NewAssignment>,
 ) -> AppResult<HttpResponse> {
@@ -279,53 +288,54 @@ pub async fn grant_role(
         );
     }
     checks.finish()?;
-    let out = db::run_tx(&state.pool, move |conn| {
-        managed(conn, &p, id)?;
-        let bound = match (req.region_id, req.organization_id) {
-            (Some(rid), _) => {
-                let r = region_store::get(conn, rid)?;
-                authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
-                Bound::Region(r.level())
-            }
-            (None, Some(oid)) => {
-                let org = org_store::get(conn, oid)?;
-                let home = region_store::get(conn, org.region_id)?;
-                authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
-                // An officer sees the whole jurisdiction: all of it must be the granter's.
-                authorize_reach(
-                    &p,
-                    Capability::ManageAccounts,
-                    &org_store::reach(conn, &org)?,
-                )?;
-                Bound::Organization(
-                    OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
-                )
-            }
-            (None, None) => {
-                if req.role == Role::Admin {
-                    // An unbound admin is a global administrator: only one may make another.
-                    authorize(&p, Capability::ManageAccounts, Target::Top)?;
+    let out = caller
+        .run_tx(&state.pool, move |conn, p| {
+            managed(conn, &p, id)?;
+            let bound = match (req.region_id, req.organization_id) {
+                (Some(rid), _) => {
+                    let r = region_store::get(conn, rid)?;
+                    authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
+                    Bound::Region(r.level())
                 }
-                Bound::Nothing
+                (None, Some(oid)) => {
+                    let org = org_store::get(conn, oid)?;
+                    let home = region_store::get(conn, org.region_id)?;
+                    authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
+                    // An officer sees the whole jurisdiction: all of it must be the granter's.
+                    authorize_reach(
+                        &p,
+                        Capability::ManageAccounts,
+                        &org_store::reach(conn, &org)?,
+                    )?;
+                    Bound::Organization(
+                        OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
+                    )
+                }
+                (None, None) => {
+                    if req.role == Role::Admin {
+                        // An unbound admin is a global administrator: only one may make another.
+                        authorize(&p, Capability::ManageAccounts, Target::Top)?;
+                    }
+                    Bound::Nothing
+                }
+            };
+            grants::check(req.role, bound, title.as_deref(), req.background)?;
+            if req.role == Role::GridLeader {
+                ensure_no_other_leader(conn, req.region_id)?;
             }
-        };
-        grants::check(req.role, bound, title.as_deref(), req.background)?;
-        if req.role == Role::GridLeader {
-            ensure_no_other_leader(conn, req.region_id)?;
-        }
-        store::add_role(
-            conn,
-            id,
-            req.role.as_str(),
-            req.region_id,
-            req.organization_id,
-            title.as_deref(),
-            req.background.map(|b| b.as_str()),
-        )?;
-        let row = store::get(conn, id)?;
-        one(conn, &p, row)
-    })
-    .await?;
+            store::add_role(
+                conn,
+                id,
+                req.role.as_str(),
+                req.region_id,
+                req.organization_id,
+                title.as_deref(),
+                req.background.map(|b| b.as_str()),
+            )?;
+            let row = store::get(conn, id)?;
+            one(conn, &p, row)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -349,31 +359,35 @@ fn ensure_no_other_leader(conn: &mut DbConn, group_id: Option<i64>) -> AppResult
 #[delete("/users/{id}/roles/{assignment_id}")]
 pub async fn revoke_role(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     path: web::Path<(i64, i64)>,
 ) -> AppResult<HttpResponse> {
     let (id, assignment_id) = path.into_inner();
-    db::run_tx(&state.pool, move |conn| {
-        managed(conn, &p, id)?;
-        let mut held = load_assignments(conn, &[id])?
-            .remove(&id)
-            .unwrap_or_default();
-        let pos = held
-            .iter()
-            .position(|a| a.id == assignment_id)
-            .ok_or_else(AppError::not_found)?;
-        // `managed` has checked the account's whole reach, this assignment's included.
-        let a = held.swap_remove(pos);
-        if a.role == Role::Admin && a.scope.is_global() && store::count_global_admins(conn)? <= 1 {
-            return Err(AppError::conflict(
-                "the last global administrator cannot be removed",
-            ));
-        }
-        diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
-        supervision::release_lapsed(conn, id, db::now())?;
-        Ok(())
-    })
-    .await?;
+    caller
+        .run_tx(&state.pool, move |conn, p| {
+            managed(conn, &p, id)?;
+            let mut held = load_assignments(conn, &[id])?
+                .remove(&id)
+                .unwrap_or_default();
+            let pos = held
+                .iter()
+                .position(|a| a.id == assignment_id)
+                .ok_or_else(AppError::not_found)?;
+            // `managed` has checked the account's whole reach, this assignment's included.
+            let a = held.swap_remove(pos);
+            if a.role == Role::Admin
+                && a.scope.is_global()
+                && store::count_global_admins(conn)? <= 1
+            {
+                return Err(AppError::conflict(
+                    "the last global administrator cannot be removed",
+                ));
+            }
+            diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
+            supervision::release_lapsed(conn, id, db::now())?;
+            Ok(())
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -383,7 +397,7 @@ pub async fn revoke_role(
 #[post("/users/{id}/reset-password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
-    p: Principal,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<PasswordReset>,
 ) -> AppResult<HttpResponse> {
@@ -391,13 +405,19 @@ pub async fn reset_password(
     let new_password = body.into_inner().new_password;
     crate::auth::password::check_policy(&new_password)
         .map_err(|m| AppError::field("new_password", m))?;
-    let p2 = p.clone();
-    db::run(&state.pool, move |conn| managed(conn, &p2, id).map(|_| ())).await?;
+    // Checked before the (slow) hash, and again in the transaction that writes.
+    caller
+        .clone()
+        .run(&state.pool, move |conn, p| {
+            managed(conn, &p, id).map(|_| ())
+        })
+        .await?;
     let hash = crate::auth::hash_password(&state, new_password).await?;
-    db::run_tx(&state.pool, move |conn| {
-        managed(conn, &p, id)?;
-        store::set_password(conn, id, &hash)
-    })
-    .await?;
+    caller
+        .run_tx(&state.pool, move |conn, p| {
+            managed(conn, &p, id)?;
+            store::set_password(conn, id, &hash)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
