@@ -2,9 +2,26 @@
 //! response retries with the same key; it gets the first response back and nothing is created
 //! twice. The record is written in the same transaction as the change it guards, so either
 //! both exist or neither does; two concurrent first attempts cannot both commit (primary key).
+//!
+//! `Idempotent` is the one entry point: a creating handler builds it from the request (the key
+//! and what makes a retry "the same request"), runs its change through `Idempotent::run` inside
+//! its write transaction, and answers with `Reply::respond`:
+//!
+//! ```ignore
+//! let once = Idempotent::json(&req, "POST /premises", &body);
+//! let reply = caller
+//!     .run_tx(&state.pool, move |conn, p| {
+//!         once?.run(conn, p.user_id, |conn| Ok((StatusCode::CREATED, create(conn, …)?)))
+//!     })
+//!     .await?;
+//! Ok(reply.respond())
+//! ```
 
 use actix_web::http::header::HeaderMap;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::idempotency_keys;
@@ -15,8 +32,75 @@ pub const HEADER: &str = "idempotency-key";
 /// Keys are kept at least this long (the sweep prunes older ones).
 pub const KEEP_HOURS: i64 = 48;
 
+/// Marks a response that repeats the stored one of an earlier request with the same key.
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// One request that may be retried: its key (when the client sent one) and its fingerprint.
+#[derive(Debug, Clone)]
+pub struct Idempotent {
+    key: Option<String>,
+    fingerprint: String,
+}
+
+impl Idempotent {
+    /// For a JSON body: `route` names the operation (`"POST /premises"`); the parsed body is
+    /// the request's content. A malformed key is a 422; handlers that check the caller's
+    /// rights first keep the `Result` and use it with `?` after those checks.
+    pub fn json(req: &HttpRequest, route: &str, body: &impl Serialize) -> AppResult<Self> {
+        Self::bytes(req, route, &serde_json::to_vec(body)?)
+    }
+
+    /// For any other body, identified by `content` (for an upload, the digest of its bytes).
+    pub fn bytes(req: &HttpRequest, route: &str, content: &[u8]) -> AppResult<Self> {
+        Ok(Idempotent {
+            key: key_of(req.headers())?,
+            fingerprint: fingerprint(route, content),
+        })
+    }
+
+    /// Runs `f` unless this user already sent this key; then returns the stored response (same
+    /// request) or 422 `idempotency_key_reused` (another request). Call inside the write
+    /// transaction of the change.
+    pub fn run<T: Serialize>(
+        self,
+        conn: &mut DbConn,
+        user_id: i64,
+        f: impl FnOnce(&mut DbConn) -> AppResult<(StatusCode, T)>,
+    ) -> AppResult<Reply> {
+        once(
+            conn,
+            user_id,
+            self.key.as_deref(),
+            &self.fingerprint,
+            |conn| {
+                let (status, body) = f(conn)?;
+                Ok((status.as_u16(), serde_json::to_value(body)?))
+            },
+        )
+    }
+}
+
+impl Reply {
+    /// The one way an idempotent response leaves: its status and JSON body, marked when it is
+    /// a replay.
+    pub fn respond(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let mut resp = HttpResponse::build(status);
+        if self.replayed {
+            resp.insert_header((REPLAYED, "true"));
+        }
+        resp.json(self.body)
+    }
+}
+
+/// 422 unless the request's key, if any, is well-formed: for a handler that must refuse a bad
+/// key before it reads a large body (the `Idempotent` itself needs the body).
+pub fn check_key(req: &HttpRequest) -> AppResult<()> {
+    key_of(req.headers()).map(|_| ())
+}
+
 /// The key of a request, if it carries one: 1–255 visible ASCII characters.
-pub fn key_of(headers: &HeaderMap) -> AppResult<Option<String>> {
+fn key_of(headers: &HeaderMap) -> AppResult<Option<String>> {
     let Some(v) = headers.get(HEADER) else {
         return Ok(None);
     };
@@ -31,7 +115,7 @@ pub fn key_of(headers: &HeaderMap) -> AppResult<Option<String>> {
 }
 
 /// What identifies "the same request": the route and the (normalised) body.
-pub fn fingerprint(route: &str, body: &[u8]) -> String {
+fn fingerprint(route: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(route.as_bytes());
     h.update(b"\n");
@@ -39,26 +123,24 @@ pub fn fingerprint(route: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// A stored or fresh response: status and JSON body.
+/// The response of an idempotent request, fresh or stored: status and JSON body.
 #[derive(Debug, Clone)]
-pub struct Stored {
-    pub status: u16,
-    pub body: serde_json::Value,
-    pub replayed: bool,
+pub struct Reply {
+    status: u16,
+    body: serde_json::Value,
+    replayed: bool,
 }
 
-/// Runs `f` unless this user already sent this key; then returns the stored response (same
-/// request) or 422 `idempotency_key_reused` (another request). Call inside a write transaction.
-pub fn once(
+fn once(
     conn: &mut DbConn,
     user_id: i64,
     key: Option<&str>,
     fingerprint: &str,
     f: impl FnOnce(&mut DbConn) -> AppResult<(u16, serde_json::Value)>,
-) -> AppResult<Stored> {
+) -> AppResult<Reply> {
     let Some(key) = key else {
         let (status, body) = f(conn)?;
-        return Ok(Stored {
+        return Ok(Reply {
             status,
             body,
             replayed: false,
@@ -81,7 +163,7 @@ pub fn once(
             ));
         }
         let body = serde_json::from_str(&response)?;
-        return Ok(Stored {
+        return Ok(Reply {
             status: status as u16,
             body,
             replayed: true,
@@ -108,7 +190,7 @@ pub fn once(
             ),
             other => other.into(),
         })?;
-    Ok(Stored {
+    Ok(Reply {
         status,
         body,
         replayed: false,

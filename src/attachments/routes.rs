@@ -2,7 +2,7 @@
 //! `GET /api/v1/attachments/{id}`
 
 use actix_multipart::Multipart;
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::hazards::store as hazard_store;
 use crate::http::pagination::PageParams;
 use crate::http::Page;
-use crate::idempotency;
+use crate::idempotency::{self, Idempotent};
 use crate::AppState;
 
 /// Largest photo accepted.
@@ -108,7 +108,8 @@ pub async fn upload_attachment(
     payload: web::Payload,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let key = idempotency::key_of(req.headers())?;
+    // A malformed key is refused before the upload is read; the fingerprint needs the bytes.
+    idempotency::check_key(&req)?;
     // Check the case before reading megabytes from a weak connection.
     caller
         .clone()
@@ -124,10 +125,11 @@ pub async fn upload_attachment(
             "the file is not a JPEG, PNG or WebP image",
         )
     })?;
-    let fp = idempotency::fingerprint(
+    let once = Idempotent::bytes(
+        &req,
         &format!("POST /hazards/{id}/attachments"),
         &Sha256::digest(&raw),
-    );
+    )?;
     let tz = state.settings.tz;
     let data_dir = state.settings.data_dir.clone();
     let (capture, sha, size) = web::block(move || -> AppResult<_> {
@@ -142,8 +144,8 @@ pub async fn upload_attachment(
     })
     .await??;
     let content_type = format.content_type();
-    let stored = caller.run_tx(&state.pool, move |conn, p| {
-        idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+    let reply = caller.run_tx(&state.pool, move |conn, p| {
+        once.run(conn, p.user_id, |conn| {
             let row = hazard_store::visible(conn, &p, id)?;
             may_attach(&p, &row)?;
             let new = store::NewAttachment {
@@ -158,20 +160,11 @@ pub async fn upload_attachment(
             // Evidence belongs in the timeline too.
             let params = serde_json::json!({"attachment_id": a.id, "sha256": a.sha256, "content_type": a.content_type});
             hazard_store::record(conn, &p, id, "attach", params, now)?;
-            Ok((
-                201,
-                serde_json::to_value(a.to_api())?,
-            ))
+            Ok((StatusCode::CREATED, a.to_api()))
         })
     })
     .await?;
-    let mut resp = HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(stored.status).unwrap_or_default(),
-    );
-    if stored.replayed {
-        resp.insert_header(("idempotent-replayed", "true"));
-    }
-    Ok(resp.json(stored.body))
+    Ok(reply.respond())
 }
 
 /// The photos of a case, oldest first, a page at a time.

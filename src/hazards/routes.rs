@@ -1,5 +1,6 @@
 //! `/api/v1/hazards`, `/api/v1/spot-checks`
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +15,7 @@ use crate::hazards::model::*;
 use crate::hazards::store::{self, Hazard};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
-use crate::idempotency;
+use crate::idempotency::Idempotent;
 use crate::regions::store as region_store;
 use crate::validate::Checks;
 use crate::AppState;
@@ -61,26 +62,10 @@ fn validate_new(new: &NewHazard) -> AppResult<()> {
     c.finish()
 }
 
-/// The stored or fresh response of an idempotent request.
-fn respond(stored: idempotency::Stored) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(stored.status)
-        .unwrap_or(actix_web::http::StatusCode::OK);
-    let mut resp = HttpResponse::build(status);
-    if stored.replayed {
-        resp.insert_header(("idempotent-replayed", "true"));
-    }
-    resp.json(stored.body)
-}
-
-fn one(
-    conn: &mut db::DbConn,
-    p: &Principal,
-    row: store::HazardRow,
-) -> AppResult<serde_json::Value> {
-    let out = store::to_api(conn, &[row], Some(p), db::now())?
+fn one(conn: &mut db::DbConn, p: &Principal, row: store::HazardRow) -> AppResult<Hazard> {
+    store::to_api(conn, &[row], Some(p), db::now())?
         .pop()
-        .ok_or_else(AppError::not_found)?;
-    Ok(serde_json::to_value(out)?)
+        .ok_or_else(AppError::not_found)
 }
 
 /// Report a hazard (立案建档) in a group of the caller's scope. Send an `Idempotency-Key` so that
@@ -97,20 +82,16 @@ pub async fn report_hazard(
 ) -> AppResult<HttpResponse> {
     let new = body.into_inner();
     validate_new(&new)?;
-    let key = idempotency::key_of(req.headers())?;
-    let fp = idempotency::fingerprint(
-        "POST /hazards",
-        &serde_json::to_vec(&new).unwrap_or_default(),
-    );
-    let stored = caller
+    let once = Idempotent::json(&req, "POST /hazards", &new)?;
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            once.run(conn, p.user_id, |conn| {
                 let row = store::create(conn, &p, &new, db::now())?;
-                Ok((201, one(conn, &p, row)?))
+                Ok((StatusCode::CREATED, one(conn, &p, row)?))
             })
         })
         .await?;
-    Ok(respond(stored))
+    Ok(reply.respond())
 }
 
 /// One case with `allowed_actions` for the caller.
@@ -171,20 +152,16 @@ pub async fn act_on_hazard(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let action = body.into_inner();
-    let key = idempotency::key_of(req.headers())?;
-    let fp = idempotency::fingerprint(
-        &format!("POST /hazards/{id}/actions"),
-        &serde_json::to_vec(&action).unwrap_or_default(),
-    );
-    let stored = caller
+    let once = Idempotent::json(&req, &format!("POST /hazards/{id}/actions"), &action)?;
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+            once.run(conn, p.user_id, |conn| {
                 let row = store::act(conn, &p, id, &action, db::now())?;
-                Ok((200, one(conn, &p, row)?))
+                Ok((StatusCode::OK, one(conn, &p, row)?))
             })
         })
         .await?;
-    Ok(respond(stored))
+    Ok(reply.respond())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

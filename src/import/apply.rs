@@ -25,7 +25,7 @@ use crate::organizations::store as org_store;
 use crate::premises::model::PremisesRow;
 use crate::premises::store as premises_store;
 use crate::regions::model::{RegionLevel, RegionRow};
-use crate::regions::store as region_store;
+use crate::regions::store::{self as region_store, Misplaced};
 use crate::users::grants::{self, Bound};
 use crate::users::model::UserRow;
 use crate::users::store as user_store;
@@ -305,35 +305,38 @@ impl Run<'_> {
             } else if self.hidden.contains(code) {
                 self.fail(line, "code", format!("region code {code} is already used"));
             } else {
-                match &parent {
-                    None if !level.may_be_root() => self.fail(
+                // The API's rule (`regions::store::placement`), told in the file's terms.
+                match (region_store::placement(parent.as_ref(), level), &parent) {
+                    (Err(Misplaced::NotARoot), _) => self.fail(
                         line,
                         "parent_code",
                         format!("is required: a {level} lies inside a region"),
                     ),
-                    None if !self.actor.may(Capability::ManageGrid, Target::Top) => self.fail(
-                        line,
-                        "parent_code",
-                        "only global administrators create root regions",
-                    ),
-                    Some(p) if p.level().child() != Some(level) => {
-                        let child = p
-                            .level()
-                            .child()
-                            .map_or("nothing".to_string(), |c| c.to_string());
+                    (
+                        Err(Misplaced::WrongLevel {
+                            parent: pl,
+                            expected,
+                        }),
+                        p,
+                    ) => {
+                        let child = expected.map_or("nothing".to_string(), |c| c.to_string());
+                        let pname = p.as_ref().map_or("", |p| p.name.as_str());
                         self.fail(
                             line,
                             "level",
                             format!(
-                                "a {level} cannot lie in the {} {}; a child of a {} is a {child}",
-                                p.level(),
-                                p.name,
-                                p.level()
+                                "a {level} cannot lie in the {pl} {pname}; a child of a {pl} is a {child}"
                             ),
                         );
                     }
-                    _ => {
-                        let r = region_store::insert(
+                    (Ok(()), None) if !self.actor.may(Capability::ManageGrid, Target::Top) => self
+                        .fail(
+                            line,
+                            "parent_code",
+                            "only global administrators create root regions",
+                        ),
+                    (Ok(()), _) => {
+                        let r = region_store::create(
                             conn,
                             parent.as_ref(),
                             level,
@@ -559,28 +562,6 @@ impl Run<'_> {
                 held.insert((user, role, region, org), (id, title, background));
             }
         }
-        // Current grid leaders of the groups this file names.
-        let group_ids: Vec<i64> = rows
-            .iter()
-            .filter_map(|r| match r {
-                Row::Person {
-                    region_code,
-                    role: Some(Role::GridLeader),
-                    ..
-                } => self.regions.get(region_code),
-                _ => None,
-            })
-            .map(|r| r.id)
-            .collect();
-        let mut leaders: HashMap<i64, i64> = HashMap::new();
-        for chunk in group_ids.chunks(1000) {
-            let found: Vec<(Option<i64>, i64)> = role_assignments::table
-                .filter(role_assignments::role.eq(Role::GridLeader.as_str()))
-                .filter(role_assignments::region_id.eq_any(chunk))
-                .select((role_assignments::region_id, role_assignments::user_id))
-                .load(conn)?;
-            leaders.extend(found.into_iter().filter_map(|(g, u)| g.map(|g| (g, u))));
-        }
 
         for row in rows {
             let Row::Person {
@@ -625,14 +606,12 @@ impl Run<'_> {
                 }
             } else if let Some(u) = by_name.remove(username) {
                 if u.display_name != *display_name || (phone.is_some() && u.phone != *phone) {
-                    let r = diesel::update(users::table.find(u.id))
-                        .set((
-                            users::display_name.eq(display_name),
-                            users::phone.eq(phone.clone().or(u.phone.clone())),
-                            users::updated_at.eq(self.now),
-                        ))
-                        .execute(conn)
-                        .map_err(AppError::from);
+                    let changes = user_store::UserChanges {
+                        display_name: Some(display_name.clone()),
+                        phone: Some(phone.clone().or(u.phone.clone())),
+                        ..user_store::UserChanges::at(self.now)
+                    };
+                    let r = user_store::update(conn, &u, &changes);
                     self.store(line, "display_name", r)?;
                     self.report.people.updated += 1;
                 } else {
@@ -739,18 +718,13 @@ impl Run<'_> {
                 continue;
             }
             if role == Role::GridLeader {
-                match leaders.get(&region.id) {
-                    Some(other) if *other != user_id => {
-                        self.fail(
-                            line,
-                            "role",
-                            format!("{} already has a grid leader (一长)", region.name),
-                        );
+                // A refusal is a read only: the line fails and the run goes on.
+                match user_store::ensure_sole_leader(conn, &region, user_id) {
+                    Err(e) if e.code == ErrorCode::Conflict => {
+                        self.fail(line, "role", e.detail);
                         continue;
                     }
-                    _ => {
-                        leaders.insert(region.id, user_id);
-                    }
+                    other => other?,
                 }
             }
             let r = user_store::add_role(

@@ -1,5 +1,6 @@
 //! `/api/v1/premises`
 
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -10,7 +11,7 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
-use crate::idempotency;
+use crate::idempotency::Idempotent;
 use crate::premises::model::{
     NewPremises, Premises, PremisesCategory, PremisesInput, PremisesPatch, PremisesRow,
     ValidPremises,
@@ -68,12 +69,9 @@ pub async fn create_premises(
     body: JsonBody<NewPremises>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
-    let key = idempotency::key_of(http.headers());
-    let fp = idempotency::fingerprint(
-        "POST /premises",
-        &serde_json::to_vec(&req).unwrap_or_default(),
-    );
-    let stored = caller
+    // A malformed key is reported after the role check, as before any other 422.
+    let once = Idempotent::json(&http, "POST /premises", &req);
+    let reply = caller
         .run(&state.pool, move |conn, p| {
             require(&p, Capability::ManagePremises)?;
             let mut checks = Checks::new();
@@ -89,22 +87,17 @@ pub async fn create_premises(
             }
             .validate(&mut checks);
             checks.finish()?;
-            let key = key?;
+            let once = once?;
             db::write_tx(conn, |conn| {
-                idempotency::once(conn, p.user_id, key.as_deref(), &fp, |conn| {
+                once.run(conn, p.user_id, |conn| {
                     let group = writable_group(conn, &p, req.group_id)?;
                     let row = store::insert(conn, &group, &v, db::now())?;
-                    let out = one(conn, &row)?;
-                    Ok((201, serde_json::to_value(out)?))
+                    Ok((StatusCode::CREATED, one(conn, &row)?))
                 })
             })
         })
         .await?;
-    let mut resp = HttpResponse::Created();
-    if stored.replayed {
-        resp.insert_header(("idempotent-replayed", "true"));
-    }
-    Ok(resp.json(stored.body))
+    Ok(reply.respond())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

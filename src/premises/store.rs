@@ -70,6 +70,42 @@ fn name_taken(
     Ok(())
 }
 
+/// Every column validated premises in a group set: the values of an insert and the one UPDATE
+/// of a change (a `None` writes NULL: a cleared contact or position).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = premises, treat_none_as_null = true)]
+struct PremisesValues<'a> {
+    group_id: i64,
+    region_path: &'a str,
+    name: &'a str,
+    category: &'a str,
+    address: &'a str,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    contact_name: Option<&'a str>,
+    contact_phone: Option<&'a str>,
+    signage: bool,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> PremisesValues<'a> {
+    fn of(group: &'a RegionRow, v: &'a ValidPremises, now: NaiveDateTime) -> Self {
+        PremisesValues {
+            group_id: group.id,
+            region_path: &group.path,
+            name: &v.name,
+            category: v.category.as_str(),
+            address: &v.address,
+            lat: v.location.map(|l| l.0),
+            lng: v.location.map(|l| l.1),
+            contact_name: v.contact_name.as_deref(),
+            contact_phone: v.contact_phone.as_deref(),
+            signage: v.signage,
+            updated_at: now,
+        }
+    }
+}
+
 pub fn insert(
     conn: &mut DbConn,
     group: &RegionRow,
@@ -79,25 +115,15 @@ pub fn insert(
     name_taken(conn, group, &v.name, None)?;
     let id: i64 = diesel::insert_into(premises::table)
         .values((
-            premises::group_id.eq(group.id),
-            premises::region_path.eq(&group.path),
-            premises::name.eq(&v.name),
-            premises::category.eq(v.category.as_str()),
-            premises::address.eq(&v.address),
-            premises::lat.eq(v.location.map(|l| l.0)),
-            premises::lng.eq(v.location.map(|l| l.1)),
-            premises::contact_name.eq(&v.contact_name),
-            premises::contact_phone.eq(&v.contact_phone),
-            premises::signage.eq(v.signage),
+            PremisesValues::of(group, v, now),
             premises::created_at.eq(now),
-            premises::updated_at.eq(now),
         ))
         .returning(premises::id)
         .get_result(conn)?;
     get(conn, id)
 }
 
-/// Writes every field (and the group) of existing premises.
+/// Writes every field (and the group) of existing premises, in one UPDATE.
 pub fn replace(
     conn: &mut DbConn,
     id: i64,
@@ -107,19 +133,7 @@ pub fn replace(
 ) -> AppResult<PremisesRow> {
     name_taken(conn, group, &v.name, Some(id))?;
     diesel::update(premises::table.find(id))
-        .set((
-            premises::group_id.eq(group.id),
-            premises::region_path.eq(&group.path),
-            premises::name.eq(&v.name),
-            premises::category.eq(v.category.as_str()),
-            premises::address.eq(&v.address),
-            premises::lat.eq(v.location.map(|l| l.0)),
-            premises::lng.eq(v.location.map(|l| l.1)),
-            premises::contact_name.eq(&v.contact_name),
-            premises::contact_phone.eq(&v.contact_phone),
-            premises::signage.eq(v.signage),
-            premises::updated_at.eq(now),
-        ))
+        .set(PremisesValues::of(group, v, now))
         .execute(conn)?;
     get(conn, id)
 }

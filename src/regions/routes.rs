@@ -71,46 +71,18 @@ pub async fn create_region(
                 Some(id) => {
                     let parent = store::get(conn, id)?;
                     authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
-                    if parent.level().child() != Some(req.level) {
-                        return Err(AppError::field(
-                            "level",
-                            format!(
-                                "a child of a {} must be a {}",
-                                parent.level(),
-                                describe(parent.level().child())
-                            ),
-                        ));
-                    }
                     Some(parent)
                 }
                 None => {
                     authorize(&p, Capability::ManageGrid, Target::Top)?;
-                    if !req.level.may_be_root() {
-                        return Err(AppError::field(
-                            "level",
-                            "a root region must be a province, prefecture or county",
-                        ));
-                    }
                     None
                 }
             };
-            if store::code_taken(conn, &code)? {
-                return Err(AppError::conflict(format!(
-                    "region code {code} is already used"
-                )));
-            }
-            let row = store::insert(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
+            let row = store::create(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
             detail(conn, &row)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
-}
-
-fn describe(level: Option<RegionLevel>) -> String {
-    level.map_or_else(
-        || "nothing (groups have no children)".to_string(),
-        |l| l.to_string(),
-    )
 }
 
 /// One region with its breadcrumb.

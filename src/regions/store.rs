@@ -50,9 +50,34 @@ pub fn code_taken(conn: &mut DbConn, code: &str) -> AppResult<bool> {
     Ok(n > 0)
 }
 
-/// Inserts a region under `parent` (or as a root). Run inside a transaction: the path needs the
-/// new id, so it is written in a second statement.
-pub fn insert(
+/// Why a new region cannot go where it was asked to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misplaced {
+    /// Only a province, prefecture or county may be a root.
+    NotARoot,
+    /// A child lies exactly one level below its parent: `expected` (nothing below a group).
+    WrongLevel {
+        parent: RegionLevel,
+        expected: Option<RegionLevel>,
+    },
+}
+
+/// The placement rule of every new region, created over HTTP or by an import.
+pub fn placement(parent: Option<&RegionRow>, level: RegionLevel) -> Result<(), Misplaced> {
+    match parent {
+        None if !level.may_be_root() => Err(Misplaced::NotARoot),
+        Some(p) if p.level().child() != Some(level) => Err(Misplaced::WrongLevel {
+            parent: p.level(),
+            expected: p.level().child(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a region under `parent` (or as a root) for a caller already authorised there: the
+/// placement rule (422 on `level`), a code used nowhere else (409), then the row. Run inside a
+/// transaction.
+pub fn create(
     conn: &mut DbConn,
     parent: Option<&RegionRow>,
     level: RegionLevel,
@@ -60,6 +85,28 @@ pub fn insert(
     code: &str,
     now: NaiveDateTime,
 ) -> AppResult<RegionRow> {
+    placement(parent, level).map_err(|m| match m {
+        Misplaced::NotARoot => AppError::field(
+            "level",
+            "a root region must be a province, prefecture or county",
+        ),
+        Misplaced::WrongLevel { parent, expected } => AppError::field(
+            "level",
+            format!(
+                "a child of a {parent} must be a {}",
+                expected.map_or_else(
+                    || "nothing (groups have no children)".to_string(),
+                    |l| l.to_string()
+                )
+            ),
+        ),
+    })?;
+    if code_taken(conn, code)? {
+        return Err(AppError::conflict(format!(
+            "region code {code} is already used"
+        )));
+    }
+    // The path needs the new id, so it is written in a second statement.
     let placeholder = format!("pending:{}", uuid::Uuid::new_v4());
     let id: i64 = diesel::insert_into(regions::table)
         .values((

@@ -1,7 +1,6 @@
 //! `/api/v1/users`: accounts and role assignments, for administrators inside their subtree.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -11,7 +10,6 @@ use crate::auth::policy::{
 use crate::auth::principal::{load_assignments, Caller, Principal};
 use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
-use crate::db::schema::{role_assignments, users};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
@@ -222,44 +220,20 @@ pub async fn patch_user(
     let out = caller
         .run_tx(&state.pool, move |conn, p| {
             let row = managed(conn, &p, id)?;
-            let now = db::now();
             if let Some(region_id) = req.region_id {
                 authorize_region(conn, &p, Some(region_id))?;
-                diesel::update(users::table.find(id))
-                    .set(users::region_id.eq(region_id))
-                    .execute(conn)?;
             }
-            if let Some(name) = display_name {
-                diesel::update(users::table.find(id))
-                    .set(users::display_name.eq(name))
-                    .execute(conn)?;
+            if req.disabled == Some(true) && !row.disabled && id == p.user_id {
+                return Err(AppError::conflict("you cannot disable your own account"));
             }
-            if let Some(phone) = phone {
-                diesel::update(users::table.find(id))
-                    .set(users::phone.eq(phone))
-                    .execute(conn)?;
-            }
-            match req.disabled {
-                Some(true) if !row.disabled => {
-                    if id == p.user_id {
-                        return Err(AppError::conflict("you cannot disable your own account"));
-                    }
-                    diesel::update(users::table.find(id))
-                        .set(users::disabled.eq(true))
-                        .execute(conn)?;
-                    store::revoke_all_tokens(conn, id, "account disabled")?;
-                    supervision::release_lapsed(conn, id, now)?;
-                }
-                Some(false) if row.disabled => {
-                    diesel::update(users::table.find(id))
-                        .set(users::disabled.eq(false))
-                        .execute(conn)?;
-                }
-                _ => {}
-            }
-            diesel::update(users::table.find(id))
-                .set(users::updated_at.eq(now))
-                .execute(conn)?;
+            let changes = store::UserChanges {
+                display_name,
+                phone,
+                region_id: req.region_id,
+                disabled: req.disabled.filter(|d| *d != row.disabled),
+                ..store::UserChanges::at(db::now())
+            };
+            store::update(conn, &row, &changes)?;
             let row = store::get(conn, id)?;
             one(conn, &p, row)
         })
@@ -291,11 +265,14 @@ pub async fn grant_role(
     let out = caller
         .run_tx(&state.pool, move |conn, p| {
             managed(conn, &p, id)?;
+            let mut region = None;
             let bound = match (req.region_id, req.organization_id) {
                 (Some(rid), _) => {
                     let r = region_store::get(conn, rid)?;
                     authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
-                    Bound::Region(r.level())
+                    let bound = Bound::Region(r.level());
+                    region = Some(r);
+                    bound
                 }
                 (None, Some(oid)) => {
                     let org = org_store::get(conn, oid)?;
@@ -320,8 +297,8 @@ pub async fn grant_role(
                 }
             };
             grants::check(req.role, bound, title.as_deref(), req.background)?;
-            if req.role == Role::GridLeader {
-                ensure_no_other_leader(conn, req.region_id)?;
+            if let (Role::GridLeader, Some(group)) = (req.role, &region) {
+                store::ensure_sole_leader(conn, group, id)?;
             }
             store::add_role(
                 conn,
@@ -337,19 +314,6 @@ pub async fn grant_role(
         })
         .await?;
     Ok(HttpResponse::Created().json(out))
-}
-
-/// 一长: a group has exactly one grid leader.
-fn ensure_no_other_leader(conn: &mut DbConn, group_id: Option<i64>) -> AppResult<()> {
-    let n: i64 = role_assignments::table
-        .filter(role_assignments::role.eq(Role::GridLeader.as_str()))
-        .filter(role_assignments::region_id.eq(group_id))
-        .count()
-        .get_result(conn)?;
-    if n > 0 {
-        return Err(AppError::conflict("this group already has a grid leader"));
-    }
-    Ok(())
 }
 
 /// Remove a role assignment.
@@ -383,7 +347,7 @@ pub async fn revoke_role(
                     "the last global administrator cannot be removed",
                 ));
             }
-            diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
+            store::remove_role(conn, assignment_id)?;
             supervision::release_lapsed(conn, id, db::now())?;
             Ok(())
         })

@@ -1,15 +1,19 @@
+//! Account queries: accounts, their role assignments and sessions, as HTTP and the importer use
+//! them.
+
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::auth::principal::load_assignments;
+use crate::auth::roles::Role;
 use crate::auth::scope::Scope;
 use crate::db::schema::{auth_sessions, regions, role_assignments, users};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::organizations::store as org_store;
-use crate::regions::model::RegionRef;
+use crate::regions::model::{RegionRef, RegionRow};
 use crate::regions::store as region_store;
 use crate::scope_filter;
 use crate::users::model::{User, UserRow};
@@ -87,6 +91,63 @@ pub fn insert(conn: &mut DbConn, u: NewUserRow<'_>, now: NaiveDateTime) -> AppRe
     get(conn, id)
 }
 
+/// What a change of an account sets, in one UPDATE: a `None` leaves the column as it is.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears the phone.
+    pub phone: Option<Option<String>>,
+    pub region_id: Option<i64>,
+    pub disabled: Option<bool>,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserChanges {
+    /// Nothing but the time of the change.
+    pub fn at(now: NaiveDateTime) -> Self {
+        UserChanges {
+            display_name: None,
+            phone: None,
+            region_id: None,
+            disabled: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// Changes an account. Disabling an enabled account ends all its sessions at once and releases
+/// the regions it supervised (`regions::supervision::release_lapsed`).
+pub fn update(conn: &mut DbConn, row: &UserRow, changes: &UserChanges) -> AppResult<()> {
+    diesel::update(users::table.find(row.id))
+        .set(changes)
+        .execute(conn)?;
+    if changes.disabled == Some(true) && !row.disabled {
+        revoke_all_tokens(conn, row.id, "account disabled")?;
+        crate::regions::supervision::release_lapsed(conn, row.id, changes.updated_at)?;
+    }
+    Ok(())
+}
+
+/// 一长: a group has exactly one grid leader. 409 when another account leads `group`; only a
+/// read, so a refusal leaves the transaction usable (the importer goes on with the next line).
+pub fn ensure_sole_leader(conn: &mut DbConn, group: &RegionRow, user_id: i64) -> AppResult<()> {
+    let other: Option<i64> = role_assignments::table
+        .filter(role_assignments::role.eq(Role::GridLeader.as_str()))
+        .filter(role_assignments::region_id.eq(group.id))
+        .filter(role_assignments::user_id.ne(user_id))
+        .select(role_assignments::user_id)
+        .first(conn)
+        .optional()?;
+    match other {
+        Some(_) => Err(AppError::conflict(format!(
+            "{} already has a grid leader (一长)",
+            group.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Ends every session and makes every access token of the user invalid at once.
 pub fn revoke_all_tokens(conn: &mut DbConn, user_id: i64, reason: &str) -> AppResult<()> {
     let now = crate::db::now();
@@ -153,6 +214,11 @@ pub fn add_role(
         ))
         .returning(role_assignments::id)
         .get_result(conn)?)
+}
+
+pub fn remove_role(conn: &mut DbConn, assignment_id: i64) -> AppResult<()> {
+    diesel::delete(role_assignments::table.find(assignment_id)).execute(conn)?;
+    Ok(())
 }
 
 pub fn count_global_admins(conn: &mut DbConn) -> AppResult<i64> {
