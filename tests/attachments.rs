@@ -396,10 +396,83 @@ async fn the_photo_list_is_a_page(b: Backend) {
         .assert_problem(422, "validation_failed");
 }
 
+/// One JPEG segment: marker and contents, with its length.
+fn segment(marker: u8, contents: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend_from_slice(&((contents.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(contents);
+    s
+}
+
+/// A photo as a hostile or careless client might send it: the phone's EXIF (APP1), plus a
+/// comment naming the photographer, IPTC in APP13, a second EXIF hidden in APP3, a
+/// multi-picture index in APP2 and a second frame (with its own EXIF) after the first image's
+/// end, as MPO files carry them.
+fn hostile_jpeg() -> Vec<u8> {
+    let with_exif = jpeg_with_exif();
+    let mut exif_app3 = b"Exif\0\0".to_vec();
+    exif_app3.extend_from_slice(&exif_blob());
+    let mut out = with_exif[..2].to_vec();
+    out.extend(segment(0xFE, "拍摄人 张三 13800000000".as_bytes()));
+    out.extend(segment(
+        0xED,
+        b"Photoshop 3.0\x008BIM\x04\x04\0\0\0\0\0\x0a\x1c\x02\x50\0\x06Zhang3",
+    ));
+    out.extend(segment(0xE3, &exif_app3));
+    out.extend(segment(0xE2, b"MPF\0II*\0\x08\0\0\0"));
+    out.extend_from_slice(&with_exif[2..]);
+    out.extend_from_slice(&with_exif);
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn no_metadata_survives_in_any_segment_or_frame(b: Backend) {
+    let app = spawn(b).await;
+    let s = setup(&app).await;
+    let photo = hostile_jpeg();
+    let r = app.send(upload(&s.inspector, s.hazard, &photo, None)).await;
+    let a = r.assert_status(201).clone();
+    // The evidence was read before the metadata went.
+    assert_eq!(a["taken_at"], "2026-11-27T08:30:00Z");
+    assert!((a["lat"].as_f64().unwrap() - 36.5).abs() < 1e-9);
+    let r = app
+        .get(
+            &format!("/api/v1/attachments/{}", a["id"]),
+            Some(&s.inspector),
+        )
+        .await;
+    let served = r.raw.clone();
+    assert_eq!(r.status.as_u16(), 200);
+    for needle in [
+        &b"Exif"[..],
+        b"8BIM",
+        b"MPF",
+        "张三".as_bytes(),
+        b"13800000000",
+    ] {
+        assert!(
+            !contains(&served, needle),
+            "{:?} survived",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    // One image, ending at its EOI; what remains is exactly the clean picture.
+    assert!(
+        !contains(&served[2..], &[0xFF, 0xD8, 0xFF]),
+        "a second frame survived"
+    );
+    assert!(served.ends_with(&[0xFF, 0xD9]));
+    assert_eq!(served, JPEG, "the picture itself must be kept unchanged");
+}
+
 db_tests!(
     exif_is_read_then_removed,
     the_bytes_decide_the_type_and_the_size,
     photos_stay_in_scope,
     uploads_are_idempotent,
     the_photo_list_is_a_page,
+    no_metadata_survives_in_any_segment_or_frame
 );

@@ -1,6 +1,6 @@
 //! Photos as evidence: recognise the format by its bytes, read when and where it was taken from
-//! EXIF, then remove EXIF (and XMP/text metadata, which can carry the same GPS position) before
-//! the photo is stored or served.
+//! EXIF, then remove EXIF (and XMP, IPTC, comments, maker segments and further frames, which can
+//! carry the same GPS position or the photographer's name) before the photo is stored or served.
 
 use actix_web::web::Bytes;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
@@ -110,14 +110,7 @@ pub fn read_capture(bytes: &[u8], tz: chrono_tz::Tz) -> Capture {
 /// The photo without EXIF, XMP or text metadata; `None` when the container is malformed.
 pub fn strip_metadata(format: Format, bytes: Bytes) -> Option<Bytes> {
     match format {
-        Format::Jpeg => {
-            let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(bytes).ok()?;
-            jpeg.set_exif(None);
-            // APP1 also carries XMP; APP13 carries IPTC (Photoshop).
-            jpeg.remove_segments_by_marker(img_parts::jpeg::markers::APP1);
-            jpeg.remove_segments_by_marker(img_parts::jpeg::markers::APP13);
-            Some(jpeg.encoder().bytes())
-        }
+        Format::Jpeg => strip_jpeg(&bytes).map(Bytes::from),
         Format::Png => {
             let mut png = img_parts::png::Png::from_bytes(bytes).ok()?;
             png.set_exif(None);
@@ -134,6 +127,105 @@ pub fn strip_metadata(format: Format, bytes: Bytes) -> Option<Bytes> {
             Some(webp.encoder().bytes())
         }
     }
+}
+
+/// The JPEG segments kept, by marker and identifier: the JFIF header (without its thumbnail),
+/// the colour profile and Adobe's colour-transform flag, which decoders need to show the
+/// colours right. Everything else among APP0..APP15 (EXIF, XMP, IPTC, MPF, maker notes, JFXX
+/// thumbnails…) and every comment (COM) goes, wherever it stands, and so does anything after
+/// the first image's end: a multi-picture (MPO) file carries its other frames, each with their
+/// own EXIF, there.
+fn keeps_app_segment(marker: u8, contents: &[u8]) -> bool {
+    match marker {
+        0xE0 => contents.starts_with(b"JFIF\0"),
+        0xE2 => contents.starts_with(b"ICC_PROFILE\0"),
+        0xEE => contents.starts_with(b"Adobe"),
+        _ => false,
+    }
+}
+
+/// Re-writes a JPEG marker by marker (ITU T.81 B.1): segments with a length are copied or
+/// dropped whole, entropy-coded data after each SOS is copied up to the next marker that is
+/// neither byte stuffing (FF 00) nor a restart (FF D0..D7), and output ends at the first EOI.
+/// `None` when the stream is truncated or not a JPEG.
+fn strip_jpeg(b: &[u8]) -> Option<Vec<u8>> {
+    const SOI: u8 = 0xD8;
+    const EOI: u8 = 0xD9;
+    const SOS: u8 = 0xDA;
+    const COM: u8 = 0xFE;
+    if !b.starts_with(&[0xFF, SOI]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(&[0xFF, SOI]);
+    let mut i = 2;
+    loop {
+        // Fill bytes (FF FF …) may precede a marker.
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        while *b.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = b[i];
+        i += 1;
+        match marker {
+            EOI => {
+                out.extend_from_slice(&[0xFF, EOI]);
+                return Some(out);
+            }
+            // Standalone markers carry no length.
+            0x01 | 0xD0..=0xD7 => out.extend_from_slice(&[0xFF, marker]),
+            SOI | 0x00 => return None,
+            _ => {
+                let len = usize::from(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+                if len < 2 {
+                    return None;
+                }
+                let segment = b.get(i..i + len)?;
+                i += len;
+                let drop = marker == COM
+                    || ((0xE0..=0xEF).contains(&marker)
+                        && !keeps_app_segment(marker, &segment[2..]));
+                if !drop {
+                    out.extend_from_slice(&[0xFF, marker]);
+                    if marker == 0xE0 {
+                        out.extend_from_slice(&jfif_without_thumbnail(segment));
+                    } else {
+                        out.extend_from_slice(segment);
+                    }
+                }
+                if marker == SOS {
+                    // Copy the scan's entropy-coded bytes up to the next real marker.
+                    let start = i;
+                    loop {
+                        let at = b.get(i..)?.iter().position(|&x| x == 0xFF)? + i;
+                        match *b.get(at + 1)? {
+                            0x00 | 0xD0..=0xD7 => i = at + 2,
+                            _ => {
+                                i = at;
+                                break;
+                            }
+                        }
+                    }
+                    out.extend_from_slice(&b[start..i]);
+                }
+            }
+        }
+    }
+}
+
+/// The JFIF APP0 header (length, "JFIF\0", version, density) with its optional thumbnail cut
+/// off: 16 bytes, thumbnail size 0×0.
+fn jfif_without_thumbnail(segment: &[u8]) -> Vec<u8> {
+    if segment.len() < 16 {
+        return segment.to_vec();
+    }
+    let mut s = segment[..16].to_vec();
+    s[0..2].copy_from_slice(&16u16.to_be_bytes());
+    s[14] = 0;
+    s[15] = 0;
+    s
 }
 
 #[cfg(test)]
