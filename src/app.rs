@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpRequest};
 use tracing_actix_web::TracingLogger;
 
 use crate::error::AppError;
-use crate::http::{headers, ops, problem};
+use crate::http::{controls, headers, ops, problem};
 use crate::{openapi, telemetry, AppState};
 
 pub fn build_app(
@@ -45,6 +45,7 @@ pub fn build_app(
             let table = route_table.clone();
             async move { table.respond(&req) }
         }))
+        .wrap(from_fn(controls::refuse_in_query))
         .wrap(ErrorHandlers::new().default_handler(problem::problemize))
         .wrap(from_fn(telemetry::request_id_header))
         .wrap(metrics)

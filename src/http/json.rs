@@ -89,7 +89,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 /// Deserialises `bytes`, naming the offending field when the JSON is well-formed but wrong.
+/// Text holding NUL or another C0 control is refused first, whatever the type (see `controls`).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
+    super::controls::check_json(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => v,

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain module: the JSON extractor, pagination, problem+json
 //! for errors that do not come from our handlers, and the operations endpoints.
 
+pub mod controls;
 pub mod headers;
 pub mod json;
 pub mod ops;

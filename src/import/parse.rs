@@ -207,6 +207,14 @@ fn names<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<&'static str> {
 pub fn parse(bytes: &[u8]) -> Result<Vec<Row>, Vec<FieldError>> {
     let text = std::str::from_utf8(bytes).map_err(|e| vec![not_utf8(bytes, e)])?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = crate::http::controls::first_forbidden(text) {
+        let line = text[..at].matches('\n').count() as u64 + 1;
+        return Err(vec![line_error(
+            line,
+            "file",
+            crate::http::controls::MESSAGE,
+        )]);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
