@@ -52,3 +52,25 @@ pub fn build_app(
         .wrap(TracingLogger::default())
         .wrap(from_fn(headers::security_headers))
 }
+
+/// The HTTP server over `listener`, as the binary runs it (tests start the same one). Slow or
+/// idle clients are bounded at every stage: the request head (`header_timeout`, else 408 and
+/// close), the body (`body_timeout`, enforced where bodies are read: `http::json::read_within`),
+/// and the idle time between keep-alive requests (`keep_alive`).
+pub fn serve(
+    state: AppState,
+    listener: std::net::TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let settings = state.settings.clone();
+    let mut server = actix_web::HttpServer::new(move || build_app(state.clone()))
+        .client_request_timeout(settings.header_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(settings.keep_alive)
+        .shutdown_timeout(10)
+        .listen(listener)?;
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    Ok(server.run())
+}

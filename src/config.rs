@@ -17,6 +17,10 @@ pub mod defaults {
     pub const SWEEP_INTERVAL_SECS: u64 = 60;
     pub const POOL_SIZE: u32 = 16;
     pub const POOL_TIMEOUT_SECS: u64 = 5;
+    pub const DB_TIMEOUT_SECS: u64 = 5;
+    pub const BODY_TIMEOUT_SECS: u64 = 30;
+    pub const HEADER_TIMEOUT_SECS: u64 = 5;
+    pub const KEEP_ALIVE_SECS: u64 = 15;
     pub const JSON_LIMIT: usize = 1024 * 1024;
     pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
     /// 30 days.
@@ -172,6 +176,40 @@ pub struct Config {
         global = true
     )]
     pub pool_timeout_secs: u64,
+    /// How long one database call may take once it has a connection; past the pool timeout plus
+    /// this, a request is answered 503 `unavailable` (a partition, a stalled database).
+    #[arg(
+        long,
+        env = "FIREGRID_DB_TIMEOUT_SECS",
+        default_value_t = defaults::DB_TIMEOUT_SECS,
+        global = true
+    )]
+    pub db_timeout_secs: u64,
+    /// How long a client may take to send a whole request body; slower ones get 408 and are
+    /// disconnected.
+    #[arg(
+        long,
+        env = "FIREGRID_BODY_TIMEOUT_SECS",
+        default_value_t = defaults::BODY_TIMEOUT_SECS,
+        global = true
+    )]
+    pub body_timeout_secs: u64,
+    /// How long a client may take to send the request line and headers.
+    #[arg(
+        long,
+        env = "FIREGRID_HEADER_TIMEOUT_SECS",
+        default_value_t = defaults::HEADER_TIMEOUT_SECS,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+    /// How long an idle keep-alive connection stays open.
+    #[arg(
+        long,
+        env = "FIREGRID_KEEP_ALIVE_SECS",
+        default_value_t = defaults::KEEP_ALIVE_SECS,
+        global = true
+    )]
+    pub keep_alive_secs: u64,
     /// Largest accepted JSON body, in bytes.
     #[arg(long, env = "FIREGRID_JSON_LIMIT", default_value_t = defaults::JSON_LIMIT, global = true)]
     pub json_limit: usize,
@@ -221,6 +259,10 @@ pub struct Settings {
     pub sweep_interval: Duration,
     pub pool_size: u32,
     pub pool_timeout: Duration,
+    pub db_timeout: Duration,
+    pub body_timeout: Duration,
+    pub header_timeout: Duration,
+    pub keep_alive: Duration,
     pub json_limit: usize,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -264,6 +306,10 @@ impl Config {
             sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
             pool_size: self.pool_size.max(1),
             pool_timeout: Duration::from_secs(self.pool_timeout_secs.max(1)),
+            db_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
             json_limit: self.json_limit,
             access_token_ttl: Duration::from_secs(self.access_token_ttl_secs.max(1)),
             refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_secs.max(60)),
@@ -334,6 +380,10 @@ impl Settings {
             sweep_interval: Duration::from_secs(defaults::SWEEP_INTERVAL_SECS),
             pool_size: defaults::POOL_SIZE,
             pool_timeout: Duration::from_secs(defaults::POOL_TIMEOUT_SECS),
+            db_timeout: Duration::from_secs(defaults::DB_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(defaults::BODY_TIMEOUT_SECS),
+            header_timeout: Duration::from_secs(defaults::HEADER_TIMEOUT_SECS),
+            keep_alive: Duration::from_secs(defaults::KEEP_ALIVE_SECS),
             json_limit: defaults::JSON_LIMIT,
             access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
             refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),

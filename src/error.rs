@@ -20,6 +20,8 @@ pub enum ErrorCode {
     InvalidTransition,
     VersionConflict,
     RateLimited,
+    /// The client sent its request body too slowly; the connection is closed.
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
@@ -40,6 +42,7 @@ impl ErrorCode {
                 StatusCode::CONFLICT
             }
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -59,6 +62,7 @@ impl ErrorCode {
             ErrorCode::InvalidTransition => "invalid_transition",
             ErrorCode::VersionConflict => "version_conflict",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
@@ -78,6 +82,7 @@ impl ErrorCode {
             ErrorCode::InvalidTransition => "Action not allowed in the current state",
             ErrorCode::VersionConflict => "The resource was changed by someone else",
             ErrorCode::RateLimited => "Too many requests",
+            ErrorCode::RequestTimeout => "The request body arrived too slowly",
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::IdempotencyKeyReused => "Idempotency key reused with another request",
@@ -127,6 +132,9 @@ pub struct AppError {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The `Retry-After` of a 503: about one pool timeout, by when the database may be back.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl AppError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
@@ -183,6 +191,13 @@ impl AppError {
         AppError {
             status: StatusCode::BAD_REQUEST,
             ..Self::new(ErrorCode::ValidationFailed, detail)
+        }
+    }
+    /// A 503: a dependency (the database) is unreachable or too slow; worth retrying soon.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        AppError {
+            retry_after_secs: Some(UNAVAILABLE_RETRY_SECS),
+            ..Self::new(ErrorCode::Unavailable, detail)
         }
     }
     pub fn rate_limited(retry_after_secs: u64) -> Self {
@@ -277,6 +292,10 @@ impl ResponseError for AppError {
         if self.code == ErrorCode::Unauthenticated {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if self.code == ErrorCode::RequestTimeout {
+            // The rest of a slow body is not worth waiting for: free the connection.
+            resp.force_close();
+        }
         if let Some(secs) = self.retry_after_secs {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
@@ -304,7 +323,12 @@ impl From<diesel::result::Error> for AppError {
                 AppError::new(ErrorCode::Conflict, "concurrent update; retry")
             }
             E::DatabaseError(K::ClosedConnection, _) => {
-                AppError::new(ErrorCode::Unavailable, "database connection lost")
+                AppError::unavailable("database connection lost")
+            }
+            // SQLite's busy timeout ran out: another writer (a backup, a second server on the
+            // same file) held the lock for longer than a request may wait.
+            E::DatabaseError(_, info) if info.message().contains("database is locked") => {
+                AppError::unavailable("the database is busy; retry shortly")
             }
             _ => AppError::internal("database error"),
         };
@@ -315,11 +339,7 @@ impl From<diesel::result::Error> for AppError {
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
         tracing::warn!(error = %e, "database pool could not hand out a connection");
-        AppError::new(
-            ErrorCode::Unavailable,
-            "the database is unreachable right now",
-        )
-        .caused_by(e)
+        AppError::unavailable("the database is unreachable right now").caused_by(e)
     }
 }
 

@@ -46,10 +46,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: config::Settings) -> Self {
-        let pool = db::build_pool(
+        let pool = db::build_pool_with_deadline(
             &settings.database_url,
             settings.pool_size,
             settings.pool_timeout,
+            settings.db_timeout,
         );
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {

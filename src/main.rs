@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use actix_web::HttpServer;
 use clap::Parser;
 use firegrid::bootstrap::{create_data_dir, migrated_conn};
 use firegrid::config::{AuditCommand, Cli, Command, Config, UserCommand};
@@ -147,25 +146,16 @@ fn serve(config: &Config) -> Result<(), CommandError> {
     let bind = config.bind.clone();
     let workers = config.workers;
     actix_web::rt::System::new().block_on(async move {
-        let server_state = state.clone();
-        let server_state_sweep = state.clone();
-        let mut server = HttpServer::new(move || firegrid::build_app(server_state.clone()))
-            .shutdown_timeout(10)
-            .bind(&bind)
+        let listener = std::net::TcpListener::bind(&bind)
             .map_err(|e| CommandError::caused_by(format!("cannot listen on {bind}"), e))?;
-        if let Some(n) = workers {
-            server = server.workers(n.max(1));
-        }
+        let server = firegrid::app::serve(state.clone(), listener, workers)
+            .map_err(|e| CommandError::caused_by(format!("cannot listen on {bind}"), e))?;
         tracing::info!(%bind, "firegrid listening");
         // Every server sweeps; claiming with row locks keeps each move to one server.
-        let interval = server_state_sweep.settings.sweep_interval;
-        actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(
-            server_state_sweep,
-            interval,
-        ));
+        let interval = state.settings.sweep_interval;
+        actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(state, interval));
         // actix-web stops gracefully on SIGTERM and SIGINT: in-flight requests finish first.
         server
-            .run()
             .await
             .map_err(|e| CommandError::caused_by("the server stopped with an error", e))
     })

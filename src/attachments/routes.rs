@@ -118,7 +118,7 @@ pub async fn upload_attachment(
             may_attach(&p, &row)
         })
         .await?;
-    let raw = read_file(&req, payload).await?;
+    let raw = crate::http::json::read_within(&req, read_file(&req, payload)).await?;
     let format = image::detect(&raw).ok_or_else(|| {
         AppError::new(
             ErrorCode::UnsupportedMediaType,

@@ -329,6 +329,19 @@ impl Caller {
         self.run(pool, move |conn, p| db::write_tx(conn, |conn| f(conn, p)))
             .await
     }
+
+    /// `run_tx` for bulk work (an import of a county) that may take many database deadlines.
+    pub async fn run_tx_bulk<T, F>(self, pool: &db::Pool, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
+    {
+        db::run_bulk(pool, move |conn| {
+            let p = load_principal(conn, &self.claims)?;
+            db::write_tx(conn, |conn| f(conn, p))
+        })
+        .await
+    }
 }
 
 impl FromRequest for Caller {

@@ -4,6 +4,8 @@
 
 pub mod schema;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -21,7 +23,6 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -57,11 +58,49 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(url: impl Into<String>, busy_timeout: Duration) -> Self {
+        Self::with_deadline(url, busy_timeout, DEFAULT_DB_TIMEOUT)
+    }
+
+    /// `deadline` bounds what libpq itself can bound: connecting, and a peer that vanished
+    /// (unacknowledged data, dead keepalives). A peer that stalls while its TCP stack still
+    /// acknowledges is caught by the deadline of `run` instead.
+    pub fn with_deadline(
+        url: impl Into<String>,
+        busy_timeout: Duration,
+        deadline: Duration,
+    ) -> Self {
+        let url = url.into();
+        let url = match Backend::of_url(&url) {
+            Backend::Postgres => with_pg_params(&url, deadline),
+            Backend::Sqlite => url,
+        };
         Manager {
-            url: url.into(),
+            url,
             busy_timeout_ms: busy_timeout.as_millis() as u64,
         }
     }
+}
+
+/// Adds libpq's network timeouts to a PostgreSQL URL, unless the URL sets them itself.
+fn with_pg_params(url: &str, deadline: Duration) -> String {
+    let secs = deadline.as_secs().max(2); // libpq's connect_timeout minimum
+    let params = [
+        ("connect_timeout", secs.to_string()),
+        ("keepalives", "1".to_string()),
+        ("keepalives_idle", secs.to_string()),
+        ("keepalives_interval", "2".to_string()),
+        ("keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", (secs * 1000).to_string()),
+    ];
+    let mut out = url.to_string();
+    for (name, value) in params {
+        if url.contains(&format!("{name}=")) {
+            continue;
+        }
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(&format!("{name}={value}"));
+    }
+    out
 }
 
 fn sqlite_path(url: &str) -> &str {
@@ -111,9 +150,23 @@ impl ManageConnection for Manager {
         }
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// r2d2 asks this when a connection comes back. A connection whose caller gave up on it (see
+    /// `run`) or that was left inside a transaction is closed instead of being reused.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        !matches!(tx_status(conn).transaction_depth(), Ok(None))
     }
+}
+
+fn tx_status(conn: &mut DbConn) -> &mut diesel::connection::TransactionManagerStatus {
+    match conn {
+        DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    }
+}
+
+/// Marks a connection as never to be reused: r2d2 drops it when it is returned.
+fn poison(conn: &mut DbConn) {
+    tx_status(conn).set_in_error();
 }
 
 /// SQLite's process-wide settings, applied once before the first connection opens (SQLite
@@ -146,14 +199,53 @@ fn configure_sqlite() {
     });
 }
 
+/// How long one database call may take once it has a connection, unless configured
+/// (`FIREGRID_DB_TIMEOUT_SECS`).
+pub const DEFAULT_DB_TIMEOUT: Duration =
+    Duration::from_secs(crate::config::defaults::DB_TIMEOUT_SECS);
+
+/// Bulk work (an import of a whole county in one transaction) may take this many deadlines.
+const BULK_FACTOR: u32 = 12;
+
+/// The r2d2 pool plus the deadline of each call made through `run`. Dereferences to the r2d2
+/// pool, so `pool.get()` works where a connection is needed outside a request.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    /// Waiting for a connection plus using it: past this a request is answered 503.
+    deadline: Duration,
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
 /// Builds the pool without connecting: a server whose database is briefly down still starts
 /// answering `/healthz` and reports 503 on `/readyz` until it returns.
 pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Pool {
-    r2d2::Pool::builder()
+    build_pool_with_deadline(url, size, timeout, DEFAULT_DB_TIMEOUT)
+}
+
+/// `build_pool` with the deadline of one database call (`db_timeout`): a request waits at most
+/// `timeout` for a connection plus `db_timeout` for the database to answer.
+pub fn build_pool_with_deadline(
+    url: &str,
+    size: u32,
+    timeout: Duration,
+    db_timeout: Duration,
+) -> Pool {
+    let inner = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
-        .build_unchecked(Manager::new(url, timeout))
+        .build_unchecked(Manager::with_deadline(url, timeout, db_timeout));
+    Pool {
+        inner,
+        deadline: timeout + db_timeout,
+    }
 }
 
 /// Applies every pending migration of the connection's backend.
@@ -203,28 +295,97 @@ where
 }
 
 /// Checks a connection out of the pool and runs `f` on a blocking thread, never on an actix
-/// worker. Pool exhaustion or an unreachable database becomes 503 after the pool timeout.
+/// worker. Pool exhaustion or an unreachable database becomes 503 after the pool timeout; a
+/// database that stops answering (a partition, a stalled proxy: libpq then waits forever) becomes
+/// 503 at the pool's deadline.
 pub async fn run<T, F>(pool: &Pool, f: F) -> AppResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
 {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(AppError::from)?
+    within(pool, pool.deadline, move |conn, _| f(conn)).await
 }
 
-/// `run` inside `write_tx`: all of `f`'s changes land together or not at all.
+/// `run` inside `write_tx`: all of `f`'s changes land together or not at all. A transaction
+/// whose caller was already answered 503 rolls back instead of committing.
 pub async fn run_tx<T, F>(pool: &Pool, f: F) -> AppResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
 {
-    run(pool, move |conn| write_tx(conn, f)).await
+    within(pool, pool.deadline, tx_unless_abandoned(f)).await
+}
+
+/// `run` for bulk work (the deadline sweep over a province) that legitimately takes longer
+/// than one deadline.
+pub async fn run_bulk<T, F>(pool: &Pool, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+{
+    within(pool, pool.deadline * BULK_FACTOR, move |conn, _| f(conn)).await
+}
+
+/// `run_tx` for bulk work (an import) that legitimately takes longer than one deadline.
+pub async fn run_tx_bulk<T, F>(pool: &Pool, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+{
+    within(pool, pool.deadline * BULK_FACTOR, tx_unless_abandoned(f)).await
+}
+
+fn tx_unless_abandoned<T, F>(f: F) -> impl FnOnce(&mut DbConn, &AtomicBool) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T>,
+{
+    move |conn, abandoned| {
+        write_tx(conn, |c| {
+            let v = f(c)?;
+            if abandoned.load(Ordering::Acquire) {
+                return Err(timed_out());
+            }
+            Ok(v)
+        })
+    }
+}
+
+fn timed_out() -> AppError {
+    AppError::unavailable("the database did not answer in time")
+}
+
+/// Runs `f` on a blocking thread with a connection, answering 503 once `limit` has passed.
+///
+/// The blocking thread cannot be interrupted (libpq may wait on a stalled socket until it
+/// heals); it finishes on its own, sees that its caller gave up, and poisons its connection so
+/// that r2d2 closes it rather than hand a connection of unknown state to the next request.
+async fn within<T, F>(pool: &Pool, limit: Duration, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn, &AtomicBool) -> AppResult<T> + Send + 'static,
+{
+    let inner = pool.inner.clone();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let flag = abandoned.clone();
+    let task = actix_web::web::block(move || {
+        let mut conn = inner.get()?;
+        let result = f(&mut conn, &flag);
+        if flag.load(Ordering::Acquire) {
+            poison(&mut conn);
+        }
+        result
+    });
+    match tokio::time::timeout(limit, task).await {
+        Ok(done) => done.map_err(AppError::from)?,
+        Err(_) => {
+            abandoned.store(true, Ordering::Release);
+            tracing::warn!(
+                limit_ms = limit.as_millis() as u64,
+                "the database did not answer in time; its connection will be discarded"
+            );
+            Err(timed_out())
+        }
+    }
 }
 
 /// The current time as stored: UTC, microsecond precision (both backends keep microseconds, so

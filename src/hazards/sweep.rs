@@ -117,7 +117,7 @@ pub async fn run_forever(state: AppState, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match db::run(&state.pool, |conn| sweep_once(conn, db::now())).await {
+        match db::run_bulk(&state.pool, |conn| sweep_once(conn, db::now())).await {
             Ok(r) if r.expired > 0 || r.stalled > 0 || r.reminded > 0 => {
                 tracing::info!(
                     expired = r.expired,

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 1024 * 1024;
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct JsonBody<T>(pub T);
 
@@ -41,6 +42,25 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Awaits `read` (the reading of a request body) for at most the configured body timeout: a
+/// client trickling its body (one byte a second) would otherwise hold a connection and a buffer
+/// for as long as it likes. Past the deadline the answer is 408 and the connection is closed.
+pub async fn read_within<T>(
+    req: &HttpRequest,
+    read: impl std::future::Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.body_timeout)
+        .unwrap_or(DEFAULT_BODY_TIMEOUT);
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(AppError::new(
+            ErrorCode::RequestTimeout,
+            format!("the body did not arrive within {} s", limit.as_secs()),
+        ))
+    })
+}
+
 pub fn too_large(limit: usize) -> AppError {
     AppError::new(
         ErrorCode::PayloadTooLarge,
@@ -64,6 +84,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
             if !json {
                 return Err(AppError::new(
@@ -74,21 +95,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared_len.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| AppError::bad_request(format!("cannot read body: {e}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_within(&req, read_limited(&mut payload, limit)).await?;
             parse(&body).map(JsonBody)
         })
     }
 }
 
 /// Deserialises `bytes`, naming the offending field when the JSON is well-formed but wrong.
+/// Reads a whole body of at most `limit` bytes (else 413, keeping none of it).
+pub async fn read_limited(
+    payload: &mut (impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>
+              + Unpin),
+    limit: usize,
+) -> AppResult<web::BytesMut> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::bad_request(format!("cannot read body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Text holding NUL or another C0 control is refused first, whatever the type (see `controls`).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> AppResult<T> {
     super::controls::check_json(bytes)?;

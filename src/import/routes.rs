@@ -2,11 +2,11 @@
 
 use actix_web::http::header;
 use actix_web::{post, web, HttpRequest};
-use futures_util::StreamExt;
 
 use crate::auth::policy::{require, Capability};
 use crate::auth::principal::Caller;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
+use crate::http::json;
 use crate::import::{apply, failed, parse, Actor, ImportReport};
 use crate::AppState;
 
@@ -62,20 +62,13 @@ pub async fn import_csv(
             "the body must be text/csv",
         ));
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::bad_request(format!("cannot read body: {e}")))?;
-        if body.len() + chunk.len() > IMPORT_LIMIT {
-            return Err(crate::http::json::too_large(IMPORT_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = json::read_within(&req, json::read_limited(&mut payload, IMPORT_LIMIT)).await?;
     let rows = web::block(move || parse(&body)).await?.map_err(failed)?;
     // One hash of a discarded password for every account this import creates.
     let unusable =
         crate::auth::hash_password(&state, crate::auth::password::random_password()).await?;
     let report = caller
-        .run_tx(&state.pool, move |conn, p| {
+        .run_tx_bulk(&state.pool, move |conn, p| {
             require(&p, Capability::ManageGrid)?;
             require(&p, Capability::ManageAccounts)?;
             apply(conn, Actor::User(&p), &rows, &unusable)

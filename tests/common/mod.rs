@@ -27,6 +27,8 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod proxy;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
