@@ -27,6 +27,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The database (or another dependency) cannot be reached right now; retry later.
     Unavailable,
+    /// The disk under the database or the photos is full, over quota or read-only; retry later.
+    StorageUnavailable,
     Internal,
 }
 
@@ -46,7 +48,9 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable | ErrorCode::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +71,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -87,6 +92,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::IdempotencyKeyReused => "Idempotency key reused with another request",
             ErrorCode::Unavailable => "Service temporarily unavailable",
+            ErrorCode::StorageUnavailable => "Storage full or read-only",
             ErrorCode::Internal => "Internal error",
         }
     }
@@ -325,6 +331,9 @@ impl From<diesel::result::Error> for AppError {
             E::DatabaseError(K::ClosedConnection, _) => {
                 AppError::unavailable("database connection lost")
             }
+            E::DatabaseError(_, info) if crate::storage::is_storage_message(info.message()) => {
+                crate::storage::unavailable(info.message().to_string())
+            }
             // SQLite's busy timeout ran out: another writer (a backup, a second server on the
             // same file) held the lock for longer than a request may wait.
             E::DatabaseError(_, info) if info.message().contains("database is locked") => {
@@ -385,7 +394,7 @@ pub enum StdErrors {
     /// Well-formed but invalid: `errors` names each field.
     #[response(status = 422, content_type = "application/problem+json")]
     ValidationFailed(Problem),
-    /// The database is unreachable.
+    /// The database is unreachable, or its disk is full (`storage_unavailable`).
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }

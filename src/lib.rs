@@ -24,6 +24,7 @@ pub mod premises;
 pub mod regions;
 pub mod roster;
 pub mod routes;
+pub mod storage;
 pub mod telemetry;
 pub mod users;
 pub mod validate;

@@ -283,7 +283,154 @@ async fn slow_and_idle_clients_are_cut_off(b: Backend) {
     assert!(idle_closed < Duration::from_secs(3), "{idle_closed:?}");
 }
 
+/// Makes every insert into `table` fail as the database engine fails on a full disk, with its
+/// own words (a real full disk needs root to make).
+fn fill_disk(db: &TestDb, table: &str, full: bool) {
+    let mut c = db.conn();
+    let sql = match (db.backend, full) {
+        (Backend::Sqlite, true) => format!(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON {table} \
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+        ),
+        (Backend::Sqlite, false) => "DROP TRIGGER disk_full;".to_string(),
+        (Backend::Postgres, true) => format!(
+            "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               RAISE EXCEPTION 'could not extend file \"base/16384/2619\": No space left on device' \
+                 USING ERRCODE = 'disk_full', HINT = 'Check free disk space.'; \
+             END $$; \
+             CREATE TRIGGER disk_full BEFORE INSERT ON {table} \
+               FOR EACH ROW EXECUTE FUNCTION disk_full();"
+        ),
+        (Backend::Postgres, false) => {
+            format!("DROP TRIGGER disk_full ON {table}; DROP FUNCTION disk_full();")
+        }
+    };
+    c.batch_execute(&sql).unwrap();
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[track_caller]
+fn assert_storage_unavailable(r: &Resp) {
+    r.assert_problem(503, "storage_unavailable");
+    let retry: u64 = r
+        .headers
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+}
+
+/// A full disk under the database or the photos: 503 `storage_unavailable` with `Retry-After`,
+/// `/readyz` 503 saying why, nothing half-written (no case, no photo file without its record),
+/// and everything works again once space is freed.
+async fn a_full_disk_is_503_and_leaves_nothing_half_written(b: Backend) {
+    const JPEG: &[u8] = include_bytes!("fixtures/red-8x8.jpg");
+    let app = spawn(b).await;
+    let root = root_token(&app).await;
+    let t = tree(&app, &root).await;
+    let (_, inspector) = user_with_role(
+        &app,
+        &root,
+        "xunchayuan",
+        t.group,
+        "grid_inspector",
+        Some(t.group),
+        None,
+    )
+    .await;
+    let report = |title: &str| {
+        json!({"group_id": t.group, "category": "open_flame", "severity": "general",
+               "title": title, "description": "院内焚烧秸秆", "source": "patrol"})
+    };
+    let hazard = id_of(
+        app.post("/api/v1/hazards", Some(&inspector), report("焚烧秸秆"))
+            .await
+            .assert_status(201),
+    );
+    let upload = || {
+        let (ct, body) = multipart_file("file", "photo.jpg", "image/jpeg", JPEG);
+        actix_web::test::TestRequest::post()
+            .uri(&format!("/api/v1/hazards/{hazard}/attachments"))
+            .insert_header(("authorization", format!("Bearer {inspector}")))
+            .insert_header(("content-type", ct))
+            .set_payload(body)
+    };
+    app.get("/readyz", None).await.assert_status(200);
+
+    // The database's disk fills up.
+    fill_disk(&app.db, "hazards", true);
+    let cases = count_rows(&app.db, "hazards");
+    let r = app
+        .post("/api/v1/hazards", Some(&inspector), report("柴堆靠近烟囱"))
+        .await;
+    assert_storage_unavailable(&r);
+    assert_eq!(count_rows(&app.db, "hazards"), cases);
+    let r = app.get("/readyz", None).await;
+    assert_storage_unavailable(&r);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("No space left on device")
+            || r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("database or disk is full"),
+        "{}",
+        r.body
+    );
+    fill_disk(&app.db, "hazards", false);
+    app.post("/api/v1/hazards", Some(&inspector), report("柴堆靠近烟囱"))
+        .await
+        .assert_status(201);
+    app.get("/readyz", None).await.assert_status(200);
+
+    // The photo directory's disk: no record without its file.
+    let photos = app.db.data_dir().join("attachments");
+    for errno in [libc::ENOSPC, libc::EDQUOT, libc::EROFS] {
+        firegrid::attachments::store::inject_write_fault(&app.db.data_dir(), Some(errno));
+        assert_storage_unavailable(&app.send(upload()).await);
+        assert_eq!(count_rows(&app.db, "attachments"), 0);
+        assert_eq!(files_under(&photos), 0, "a temporary file was left behind");
+        assert_storage_unavailable(&app.get("/readyz", None).await);
+    }
+    firegrid::attachments::store::inject_write_fault(&app.db.data_dir(), None);
+
+    // The database fills while the photo is stored: no file without its record.
+    fill_disk(&app.db, "attachments", true);
+    assert_storage_unavailable(&app.send(upload()).await);
+    assert_eq!(count_rows(&app.db, "attachments"), 0);
+    assert_eq!(
+        files_under(&photos),
+        0,
+        "a photo file was left without its record"
+    );
+    fill_disk(&app.db, "attachments", false);
+    app.send(upload()).await.assert_status(201);
+    assert_eq!(files_under(&photos), 1);
+    app.get("/readyz", None).await.assert_status(200);
+}
+
 db_tests!(
+    a_full_disk_is_503_and_leaves_nothing_half_written,
     a_database_that_stops_answering_is_503_within_the_bound,
     slow_and_idle_clients_are_cut_off
 );

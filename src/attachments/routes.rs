@@ -132,17 +132,21 @@ pub async fn upload_attachment(
     )?;
     let tz = state.settings.tz;
     let data_dir = state.settings.data_dir.clone();
-    let (capture, sha, size) = web::block(move || -> AppResult<_> {
+    let blob_dir = data_dir.clone();
+    let written = web::block(move || -> AppResult<_> {
         let capture = image::read_capture(&raw, tz);
         let stripped =
             image::strip_metadata(format, img_parts::Bytes::from(raw)).ok_or_else(|| {
                 AppError::new(ErrorCode::UnsupportedMediaType, "the image is malformed")
             })?;
         let sha = hex::encode(Sha256::digest(&stripped));
-        store::write_blob(&data_dir, &sha, &stripped)?;
-        Ok((capture, sha, stripped.len() as i64))
+        let created = store::write_blob(&data_dir, &sha, &stripped)?;
+        Ok((capture, sha, stripped.len() as i64, created))
     })
-    .await??;
+    .await?;
+    state.pool.storage().observe(&written);
+    let (capture, sha, size, created) = written?;
+    let blob_sha = sha.clone();
     let content_type = format.content_type();
     let reply = caller.run_tx(&state.pool, move |conn, p| {
         once.run(conn, p.user_id, |conn| {
@@ -163,7 +167,17 @@ pub async fn upload_attachment(
             Ok((StatusCode::CREATED, a.to_api()))
         })
     })
-    .await?;
+    .await;
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => {
+            // No photo file without its record.
+            if created {
+                let _ = web::block(move || store::remove_blob(&blob_dir, &blob_sha)).await;
+            }
+            return Err(e);
+        }
+    };
     Ok(reply.respond())
 }
 

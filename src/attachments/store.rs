@@ -1,4 +1,8 @@
+//! Stored photos: their records (diesel) and their bytes, content-addressed under the data
+//! directory.
+
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -63,22 +67,69 @@ pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
 }
 
 /// Writes the blob once (same bytes, same name); a temporary file and a rename keep a crash
-/// from leaving half a photo under the final name.
-pub fn write_blob(data_dir: &Path, sha256: &str, bytes: &[u8]) -> AppResult<()> {
+/// from leaving half a photo under the final name. Returns whether this call created it (so a
+/// failed upload removes only a file of its own). A full or read-only disk is 503
+/// `storage_unavailable`, and no temporary file is left behind.
+pub fn write_blob(data_dir: &Path, sha256: &str, bytes: &[u8]) -> AppResult<bool> {
     let path = blob_path(data_dir, sha256);
     if path.exists() {
-        return Ok(());
+        return Ok(false);
     }
     let dir = path
         .parent()
         .ok_or_else(|| AppError::internal("blob path"))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| AppError::internal(format!("cannot create {}", dir.display())).caused_by(e))?;
     let tmp = dir.join(format!(".{sha256}.{}", uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, bytes)
-        .map_err(|e| AppError::internal(format!("cannot write {}", tmp.display())).caused_by(e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| AppError::internal(format!("cannot store {}", path.display())).caused_by(e))
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| injected_fault(data_dir))
+        .and_then(|()| write_synced(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    written.map(|()| true).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        if crate::storage::is_storage_io(&e) {
+            crate::storage::unavailable(format!("cannot store the photo: {e}")).caused_by(e)
+        } else {
+            AppError::internal(format!("cannot store {}", path.display())).caused_by(e)
+        }
+    })
+}
+
+/// The file's bytes reach the disk before it is renamed into place: a full disk shows up here,
+/// not later as a truncated photo.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Removes a blob this upload created when its record could not be written, so that no photo
+/// file exists without its record.
+pub fn remove_blob(data_dir: &Path, sha256: &str) {
+    let path = blob_path(data_dir, sha256);
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove an unrecorded photo");
+    }
+}
+
+/// Fault injection for tests: a full disk cannot be made without root, so tests make the
+/// photo writes under one data directory fail with the operating system's own error instead.
+static FAULTS: Mutex<Vec<(PathBuf, i32)>> = Mutex::new(Vec::new());
+
+#[doc(hidden)]
+pub fn inject_write_fault(data_dir: &Path, errno: Option<i32>) {
+    let mut f = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+    f.retain(|(dir, _)| dir != data_dir);
+    if let Some(errno) = errno {
+        f.push((data_dir.to_path_buf(), errno));
+    }
+}
+
+fn injected_fault(data_dir: &Path) -> std::io::Result<()> {
+    let f = FAULTS.lock().unwrap_or_else(|p| p.into_inner());
+    match f.iter().find(|(dir, _)| dir == data_dir) {
+        Some((_, errno)) => Err(std::io::Error::from_raw_os_error(*errno)),
+        None => Ok(()),
+    }
 }
 
 pub fn read_blob(data_dir: &Path, sha256: &str) -> AppResult<Vec<u8>> {

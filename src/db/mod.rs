@@ -214,6 +214,14 @@ pub struct Pool {
     inner: r2d2::Pool<Manager>,
     /// Waiting for a connection plus using it: past this a request is answered 503.
     deadline: Duration,
+    storage: Arc<crate::storage::Health>,
+}
+
+impl Pool {
+    /// What this server last saw of its storage (a full disk), for `/readyz`.
+    pub fn storage(&self) -> &crate::storage::Health {
+        &self.storage
+    }
 }
 
 impl std::ops::Deref for Pool {
@@ -245,6 +253,7 @@ pub fn build_pool_with_deadline(
     Pool {
         inner,
         deadline: timeout + db_timeout,
+        storage: Arc::default(),
     }
 }
 
@@ -266,6 +275,23 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, CommandError> {
 /// SQLITE_BUSY when another writer got in between; `BEGIN IMMEDIATE` makes it wait its turn
 /// (busy timeout) instead. PostgreSQL uses an ordinary transaction; callers lock rows they update.
 pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T>,
+{
+    let result = write_tx_inner(conn, f);
+    if result.is_ok() {
+        COMMITTED.with(|c| c.set(true));
+    }
+    result
+}
+
+thread_local! {
+    /// Whether the database call running on this blocking thread committed a write transaction:
+    /// proof that the storage takes writes again after it was found full.
+    static COMMITTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn write_tx_inner<T, F>(conn: &mut DbConn, f: F) -> AppResult<T>
 where
     F: FnOnce(&mut DbConn) -> AppResult<T>,
 {
@@ -368,15 +394,25 @@ where
     let abandoned = Arc::new(AtomicBool::new(false));
     let flag = abandoned.clone();
     let task = actix_web::web::block(move || {
-        let mut conn = inner.get()?;
-        let result = f(&mut conn, &flag);
-        if flag.load(Ordering::Acquire) {
-            poison(&mut conn);
-        }
-        result
+        COMMITTED.with(|c| c.set(false));
+        let result = inner.get().map_err(AppError::from).and_then(|mut conn| {
+            let result = f(&mut conn, &flag);
+            if flag.load(Ordering::Acquire) {
+                poison(&mut conn);
+            }
+            result
+        });
+        (result, COMMITTED.with(|c| c.get()))
     });
     match tokio::time::timeout(limit, task).await {
-        Ok(done) => done.map_err(AppError::from)?,
+        Ok(done) => {
+            let (result, committed) = done.map_err(AppError::from)?;
+            pool.storage.observe(&result);
+            if committed {
+                pool.storage.succeeded();
+            }
+            result
+        }
         Err(_) => {
             abandoned.store(true, Ordering::Release);
             tracing::warn!(

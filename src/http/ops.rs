@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::AppResult;
-use crate::{db, AppState};
+use crate::{db, storage, AppState};
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -24,14 +24,19 @@ pub async fn healthz() -> web::Json<Health> {
     })
 }
 
-/// Readiness: the database answers. 503 (problem+json) while it does not.
+/// Readiness: the database answers and its storage takes writes. 503 (problem+json) while it
+/// does not: `unavailable` for the database, `storage_unavailable` (with the reason) for a disk
+/// that was found full or read-only within the last minute.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, body = Health),
-    (status = 503, description = "the database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 503, description = "the database is unreachable or its disk is full", body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Health>> {
     db::run(&state.pool, |conn| Ok(conn.batch_execute("SELECT 1")?)).await?;
+    if let Some(reason) = state.pool.storage().problem() {
+        return Err(storage::unavailable(format!("writes fail: {reason}")));
+    }
     Ok(web::Json(Health {
         status: "ok".into(),
     }))
