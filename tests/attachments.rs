@@ -238,7 +238,7 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
         )
         .await;
     assert_eq!(r.assert_status(200)["items"].as_array().unwrap().len(), 1);
-    let blobs: usize = walk(&app.db.data_dir().join("attachments"));
+    let blobs: usize = files_under(&app.db.data_dir().join("attachments"));
     assert_eq!(blobs, 1);
     // Not multipart; multipart without a file.
     let r = app
@@ -278,22 +278,6 @@ async fn the_bytes_decide_the_type_and_the_size(b: Backend) {
         .await;
     assert!(r.status.is_client_error(), "{}", r.status);
     assert_eq!(r.content_type(), "application/problem+json");
-}
-
-fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p)
-            } else {
-                1
-            }
-        })
-        .sum()
 }
 
 async fn photos_stay_in_scope(b: Backend) {

@@ -19,9 +19,10 @@ const DB_TIMEOUT: Duration = Duration::from_secs(1);
 /// The promised bound (pool timeout plus database deadline) with room for a loaded test machine.
 const BOUND: Duration = Duration::from_millis(2000 + 1500);
 
+/// A 503 with this code that tells the client when to retry.
 #[track_caller]
-fn assert_unavailable(r: &Resp) {
-    r.assert_problem(503, "unavailable");
+fn assert_retry_later(r: &Resp, code: &str) {
+    r.assert_problem(503, code);
     let retry: u64 = r
         .headers
         .get("retry-after")
@@ -81,13 +82,13 @@ async fn a_database_that_stops_answering_is_503_within_the_bound(b: Backend) {
         s.db_timeout = DB_TIMEOUT;
     })
     .await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let me = || app.get("/api/v1/me", Some(&root));
+    let w = World::new(&app).await;
+    let (root, t) = (&w.root, &w.t);
+    let me = || app.get("/api/v1/me", Some(root));
     let new_village = |n: usize| {
         app.post(
             "/api/v1/regions",
-            Some(&root),
+            Some(root),
             json!({"parent_id": t.township, "level": "village", "name": format!("新村{n}"),
                    "code": format!("63010610190{n}")}),
         )
@@ -128,7 +129,7 @@ async fn a_database_that_stops_answering_is_503_within_the_bound(b: Backend) {
         .expect("requests hang while the database does not answer");
         let took = started.elapsed();
         for r in &answers {
-            assert_unavailable(r);
+            assert_retry_later(r, "unavailable");
         }
         assert!(took < BOUND, "wave {wave} took {took:?}");
     }
@@ -308,58 +309,15 @@ fn fill_disk(db: &TestDb, table: &str, full: bool) {
     c.batch_execute(&sql).unwrap();
 }
 
-fn files_under(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                files_under(&p)
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
-#[track_caller]
-fn assert_storage_unavailable(r: &Resp) {
-    r.assert_problem(503, "storage_unavailable");
-    let retry: u64 = r
-        .headers
-        .get("retry-after")
-        .expect("Retry-After")
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry >= 1);
-}
-
 /// A full disk under the database or the photos: 503 `storage_unavailable` with `Retry-After`,
 /// `/readyz` 503 saying why, nothing half-written (no case, no photo file without its record),
 /// and everything works again once space is freed.
 async fn a_full_disk_is_503_and_leaves_nothing_half_written(b: Backend) {
     const JPEG: &[u8] = include_bytes!("fixtures/red-8x8.jpg");
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
-    let (_, inspector) = user_with_role(
-        &app,
-        &root,
-        "xunchayuan",
-        t.group,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
-    let report = |title: &str| {
-        json!({"group_id": t.group, "category": "open_flame", "severity": "general",
-               "title": title, "description": "院内焚烧秸秆", "source": "patrol"})
-    };
+    let w = World::new(&app).await;
+    let inspector = w.user(Role::GridInspector).build(&app).await.token;
+    let report = |title: &str| report_body(w.t.group, Severity::General, title);
     let hazard = id_of(
         app.post("/api/v1/hazards", Some(&inspector), report("焚烧秸秆"))
             .await
@@ -381,10 +339,10 @@ async fn a_full_disk_is_503_and_leaves_nothing_half_written(b: Backend) {
     let r = app
         .post("/api/v1/hazards", Some(&inspector), report("柴堆靠近烟囱"))
         .await;
-    assert_storage_unavailable(&r);
+    assert_retry_later(&r, "storage_unavailable");
     assert_eq!(count_rows(&app.db, "hazards"), cases);
     let r = app.get("/readyz", None).await;
-    assert_storage_unavailable(&r);
+    assert_retry_later(&r, "storage_unavailable");
     assert!(
         r.body["detail"]
             .as_str()
@@ -407,16 +365,16 @@ async fn a_full_disk_is_503_and_leaves_nothing_half_written(b: Backend) {
     let photos = app.db.data_dir().join("attachments");
     for errno in [libc::ENOSPC, libc::EDQUOT, libc::EROFS] {
         firegrid::attachments::store::inject_write_fault(&app.db.data_dir(), Some(errno));
-        assert_storage_unavailable(&app.send(upload()).await);
+        assert_retry_later(&app.send(upload()).await, "storage_unavailable");
         assert_eq!(count_rows(&app.db, "attachments"), 0);
         assert_eq!(files_under(&photos), 0, "a temporary file was left behind");
-        assert_storage_unavailable(&app.get("/readyz", None).await);
+        assert_retry_later(&app.get("/readyz", None).await, "storage_unavailable");
     }
     firegrid::attachments::store::inject_write_fault(&app.db.data_dir(), None);
 
     // The database fills while the photo is stored: no file without its record.
     fill_disk(&app.db, "attachments", true);
-    assert_storage_unavailable(&app.send(upload()).await);
+    assert_retry_later(&app.send(upload()).await, "storage_unavailable");
     assert_eq!(count_rows(&app.db, "attachments"), 0);
     assert_eq!(
         files_under(&photos),

@@ -9,8 +9,8 @@ use serde_json::json;
 
 async fn controls_are_refused_everywhere_text_enters(b: Backend) {
     let app = spawn(b).await;
-    let root = root_token(&app).await;
-    let t = tree(&app, &root).await;
+    let w = World::new(&app).await;
+    let (root, t) = (&w.root, &w.t);
 
     // No token needed: PostgreSQL used to answer 500 to a NUL in the login username.
     let r = app
@@ -23,16 +23,7 @@ async fn controls_are_refused_everywhere_text_enters(b: Backend) {
     r.assert_problem(422, "validation_failed");
     assert_eq!(r.body["errors"][0]["field"], "username");
 
-    let (_, inspector) = user_with_role(
-        &app,
-        &root,
-        "xunchayuan",
-        t.group,
-        "grid_inspector",
-        Some(t.group),
-        None,
-    )
-    .await;
+    let inspector = w.user(Role::GridInspector).build(&app).await.token;
     let hazard = |description: &str| {
         json!({"group_id": t.group, "category": "open_flame", "severity": "general",
                "title": "院内焚烧秸秆", "description": description, "source": "patrol"})
@@ -58,7 +49,7 @@ async fn controls_are_refused_everywhere_text_enters(b: Backend) {
     let r = app
         .post(
             "/api/v1/regions",
-            Some(&root),
+            Some(root),
             json!({"parent_id": t.township, "level": "village", "name": "新\u{0}村", "code": "630106101009"}),
         )
         .await;
@@ -75,7 +66,7 @@ async fn controls_are_refused_everywhere_text_enters(b: Backend) {
     // Import files: the line is named and nothing is imported.
     let regions_before = count_rows(&app.db, "regions");
     let csv = "kind,level,code,parent_code,name\nregion,village,630106101009,630106101,新\u{0}村\n";
-    let r = app.import_csv(&root, csv).await;
+    let r = app.import_csv(root, csv).await;
     r.assert_problem(422, "validation_failed");
     assert_eq!(count_rows(&app.db, "regions"), regions_before);
 

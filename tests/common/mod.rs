@@ -557,6 +557,23 @@ pub fn count_rows(db: &TestDb, table: &str) -> i64 {
         .n
 }
 
+/// Files (not directories) anywhere under `dir`; 0 when it does not exist.
+pub fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 /// A multipart/form-data body with one file; returns (content type, body).
 pub fn multipart_file(
     field: &str,
