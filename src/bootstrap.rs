@@ -105,15 +105,7 @@ pub fn create_user(
             db::now(),
         )?;
         if admin {
-            user_store::add_role(
-                conn,
-                user.id,
-                Role::Admin.as_str(),
-                region_id,
-                None,
-                None,
-                None,
-            )?;
+            user_store::add_role(conn, user.id, Role::Admin, region_id, None, None, None)?;
         }
         Ok(())
     })

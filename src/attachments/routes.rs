@@ -17,6 +17,7 @@ use crate::hazards::store as hazard_store;
 use crate::http::pagination::PageParams;
 use crate::http::Page;
 use crate::idempotency::{self, Idempotent};
+use crate::vocab::EventAction;
 use crate::AppState;
 
 /// Largest photo accepted.
@@ -163,7 +164,7 @@ pub async fn upload_attachment(
             let a = store::insert(conn, new, capture, now)?;
             // Evidence belongs in the timeline too.
             let params = serde_json::json!({"attachment_id": a.id, "sha256": a.sha256, "content_type": a.content_type});
-            hazard_store::record(conn, &p, id, "attach", params, now)?;
+            hazard_store::record(conn, &p, id, EventAction::Attach, params, now)?;
             Ok((StatusCode::CREATED, a.to_api()))
         })
     })

@@ -108,12 +108,12 @@ impl Principal {
 
 type AssignmentRow = (
     i64,
-    String,
+    Role,
     Option<i64>,
     Option<i64>,
     Option<String>,
-    Option<String>,
-    Option<(i64, String, String, String, String)>,
+    Option<Background>,
+    Option<(i64, RegionLevel, String, String, String)>,
 );
 
 /// Every role assignment of the given users, with regions and organisation jurisdictions
@@ -181,14 +181,12 @@ pub fn load_assignments(
                     .load(conn)?
             };
         }
-        let found: Vec<(i64, String, String, Option<String>)> = match org_ids.as_slice() {
+        let found: Vec<(i64, OrgKind, String, Option<String>)> = match org_ids.as_slice() {
             [one] => orgs!(organizations::id.eq(*one)),
             _ => orgs!(organizations::id.eq_any(&org_ids)),
         };
         for (id, kind, name, path) in found {
             if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(id) {
-                let kind =
-                    OrgKind::parse(&kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
                 slot.insert(OrgRef { id, kind, name });
             }
             if let Some(path) = path {
@@ -199,13 +197,11 @@ pub fn load_assignments(
 
     let mut out: HashMap<i64, Vec<Assignment>> = HashMap::new();
     for (user_id, (id, role, _region_id, org_id, title, background, region)) in rows {
-        let role =
-            Role::parse(&role).ok_or_else(|| AppError::internal("unknown role in database"))?;
         let (region_ref, region_path) = match region {
             Some((rid, level, name, code, path)) => (
                 Some(RegionRef {
                     id: rid,
-                    level: RegionLevel::parse(&level).unwrap_or(RegionLevel::Group),
+                    level,
                     name,
                     code,
                 }),
@@ -227,7 +223,7 @@ pub fn load_assignments(
             region_path,
             organization: org_id.and_then(|o| orgs.get(&o).cloned()),
             title,
-            background: background.as_deref().and_then(Background::parse),
+            background,
             scope,
         });
     }

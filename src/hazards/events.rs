@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{hazard_events, users};
 use crate::db::DbConn;
 use crate::error::AppResult;
+use crate::vocab::{EventAction, Level, Status};
 
 /// The hash the first event of a case chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -23,12 +24,12 @@ pub struct EventRow {
     pub id: i64,
     pub hazard_id: i64,
     pub seq: i32,
-    pub action: String,
+    pub action: EventAction,
     pub actor_user_id: Option<i64>,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub from_level: Option<String>,
-    pub to_level: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub from_level: Option<Level>,
+    pub to_level: Level,
     pub params: String,
     pub created_at: NaiveDateTime,
     pub prev_hash: String,
@@ -38,12 +39,12 @@ pub struct EventRow {
 /// What goes into a new event; `append` adds sequence, time and hashes.
 pub struct NewEvent<'a> {
     pub hazard_id: i64,
-    pub action: &'a str,
+    pub action: EventAction,
     pub actor_user_id: Option<i64>,
-    pub from_status: Option<&'a str>,
-    pub to_status: &'a str,
-    pub from_level: Option<&'a str>,
-    pub to_level: &'a str,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub from_level: Option<Level>,
+    pub to_level: Level,
     pub params: &'a serde_json::Value,
 }
 
@@ -79,12 +80,12 @@ impl EventRow {
             &self.prev_hash,
             self.hazard_id,
             self.seq,
-            &self.action,
+            self.action.as_str(),
             self.actor_user_id,
-            self.from_status.as_deref(),
-            &self.to_status,
-            self.from_level.as_deref(),
-            &self.to_level,
+            self.from_status.map(Status::as_str),
+            self.to_status.as_str(),
+            self.from_level.map(Level::as_str),
+            self.to_level.as_str(),
             self.created_at,
             &self.params,
         )
@@ -97,12 +98,12 @@ impl EventRow {
 struct Sealed {
     hazard_id: i64,
     seq: i32,
-    action: String,
+    action: EventAction,
     actor_user_id: Option<i64>,
-    from_status: Option<String>,
-    to_status: String,
-    from_level: Option<String>,
-    to_level: String,
+    from_status: Option<Status>,
+    to_status: Status,
+    from_level: Option<Level>,
+    to_level: Level,
     params: String,
     created_at: NaiveDateTime,
     prev_hash: String,
@@ -120,24 +121,24 @@ fn seal(e: &NewEvent<'_>, last: Option<(i32, String)>, now: NaiveDateTime) -> Se
         &prev_hash,
         e.hazard_id,
         seq,
-        e.action,
+        e.action.as_str(),
         e.actor_user_id,
-        e.from_status,
-        e.to_status,
-        e.from_level,
-        e.to_level,
+        e.from_status.map(Status::as_str),
+        e.to_status.as_str(),
+        e.from_level.map(Level::as_str),
+        e.to_level.as_str(),
         now,
         &params,
     );
     Sealed {
         hazard_id: e.hazard_id,
         seq,
-        action: e.action.to_string(),
+        action: e.action,
         actor_user_id: e.actor_user_id,
-        from_status: e.from_status.map(String::from),
-        to_status: e.to_status.to_string(),
-        from_level: e.from_level.map(String::from),
-        to_level: e.to_level.to_string(),
+        from_status: e.from_status,
+        to_status: e.to_status,
+        from_level: e.from_level,
+        to_level: e.to_level,
         params,
         created_at: now,
         prev_hash,
@@ -235,15 +236,13 @@ pub struct Actor {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Event {
     pub seq: i32,
-    /// `report`, an action of SPEC §5, `attach` (a photo added), or `deadline_expired` (the
-    /// system).
-    pub action: String,
+    pub action: EventAction,
     /// Null when the system acted.
     pub actor: Option<Actor>,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub from_level: Option<String>,
-    pub to_level: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub from_level: Option<Level>,
+    pub to_level: Level,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     pub created_at: chrono::DateTime<chrono::Utc>,

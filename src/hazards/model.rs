@@ -3,72 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::text_enum;
-
-text_enum!(
-    /// What kind of hazard.
-    pub Category {
-        /// 电气线路
-        Electrical => "electrical",
-        /// 堵塞疏散通道、消防车通道
-        BlockedEscapeRoute => "blocked_escape_route",
-        /// 易燃物品堆放
-        FlammableStorage => "flammable_storage",
-        /// 消防器材缺失或过期
-        EquipmentMissing => "equipment_missing",
-        /// 违规用火
-        OpenFlame => "open_flame",
-        /// 三合一 (living, storage and business under one roof)
-        MixedUse => "mixed_use",
-        /// 违规储存燃料
-        IllegalFuel => "illegal_fuel",
-        Other => "other",
-    }
-);
-
-text_enum!(
-    pub Severity {
-        General => "general",
-        /// 重大火灾隐患
-        Major => "major",
-    }
-);
-
-text_enum!(
-    pub Source {
-        /// 巡查 (daily patrol)
-        Patrol => "patrol",
-        /// 检查 (inspection)
-        Inspection => "inspection",
-        /// 群众举报 (the public)
-        Public => "public",
-        Other => "other",
-    }
-);
-
-text_enum!(
-    pub Status {
-        /// A public report waiting for village staff to verify it.
-        PendingVerification => "pending_verification",
-        Open => "open",
-        /// Rectification submitted; waiting for the reviewer.
-        AwaitingReview => "awaiting_review",
-        Closed => "closed",
-        /// Unfounded report.
-        Rejected => "rejected",
-    }
-);
-
-text_enum!(
-    /// The tier that currently handles the case; it moves up, never down.
-    pub Level {
-        Group => "group",
-        Village => "village",
-        Township => "township",
-        /// 交由公安派出所依法查处
-        Police => "police",
-    }
-);
+pub use crate::vocab::{
+    ActionKind, Category, Difficulty, Level, Measure, Outcome, Severity, Source, Status,
+};
 
 impl Level {
     pub fn next(self) -> Option<Level> {
@@ -89,55 +26,6 @@ impl Level {
         }
     }
 }
-
-text_enum!(
-    /// Set by the village (分级分类).
-    pub Difficulty {
-        Easy => "easy",
-        Moderate => "moderate",
-        Hard => "hard",
-    }
-);
-
-text_enum!(
-    pub Measure {
-        Warning => "warning",
-        Fine => "fine",
-        OrderToRectify => "order_to_rectify",
-        /// 查封
-        SealUp => "seal_up",
-        Other => "other",
-    }
-);
-
-text_enum!(
-    /// Why a case was closed: only `rectified` counts as fixed.
-    pub Outcome {
-        Rectified => "rectified",
-        Unfounded => "unfounded",
-        Duplicate => "duplicate",
-    }
-);
-
-text_enum!(
-    /// Every action of SPEC §5 that a person can take on a case.
-    pub ActionKind {
-        Verify => "verify",
-        RejectReport => "reject_report",
-        Escalate => "escalate",
-        Classify => "classify",
-        SetDeadline => "set_deadline",
-        TransferToPolice => "transfer_to_police",
-        RecordEnforcement => "record_enforcement",
-        ListForSupervision => "list_for_supervision",
-        SubmitRectification => "submit_rectification",
-        ApproveClosure => "approve_closure",
-        RejectClosure => "reject_closure",
-        Reopen => "reopen",
-        SpotCheck => "spot_check",
-        Comment => "comment",
-    }
-);
 
 /// `POST /api/v1/hazards`
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

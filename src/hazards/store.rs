@@ -22,9 +22,10 @@ use crate::hazards::events::{self, NewEvent};
 use crate::hazards::model::*;
 use crate::hazards::workflow::{self, Actor, CaseState, Effects, Notify, Refusal};
 use crate::notifications::store::{self as notify, Place};
-use crate::regions::model::{RegionLevel, RegionRef};
+use crate::regions::model::RegionRef;
 use crate::regions::store as region_store;
 use crate::scope_filter;
+use crate::vocab::{EventAction, NotificationKind, OrgKind, RegionLevel};
 use diesel::sql_types::{Bool, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -36,23 +37,23 @@ pub struct HazardRow {
     pub group_id: i64,
     pub region_path: String,
     pub premises_id: Option<i64>,
-    pub category: String,
-    pub severity: String,
+    pub category: Category,
+    pub severity: Severity,
     pub title: String,
     pub description: String,
     pub address: Option<String>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
-    pub source: String,
+    pub source: Source,
     pub reporter_user_id: Option<i64>,
-    pub status: String,
-    pub level: String,
+    pub status: Status,
+    pub level: Level,
     pub deadline: Option<NaiveDateTime>,
     pub deadline_reminded: bool,
-    pub difficulty: Option<String>,
+    pub difficulty: Option<Difficulty>,
     pub supervision_listed: bool,
     pub supervision_overdue: bool,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub duplicate_of: Option<i64>,
     pub rectification_submitted_by: Option<i64>,
     pub found_at: Option<NaiveDateTime>,
@@ -63,17 +64,7 @@ pub struct HazardRow {
     pub version: i32,
 }
 
-fn vocab<T>(parsed: Option<T>, what: &str) -> AppResult<T> {
-    parsed.ok_or_else(|| AppError::internal(format!("unknown {what} in database")))
-}
-
 impl HazardRow {
-    pub fn status(&self) -> AppResult<Status> {
-        vocab(Status::parse(&self.status), "status")
-    }
-    pub fn level(&self) -> AppResult<Level> {
-        vocab(Level::parse(&self.level), "level")
-    }
     pub fn place(&self) -> AppResult<Place> {
         Place::from_group_path(&self.region_path)
             .ok_or_else(|| AppError::internal("case outside a full tree"))
@@ -81,9 +72,9 @@ impl HazardRow {
 
     pub fn state(&self, has_police_station: bool) -> AppResult<CaseState> {
         Ok(CaseState {
-            status: self.status()?,
-            level: self.level()?,
-            severity: vocab(Severity::parse(&self.severity), "severity")?,
+            status: self.status,
+            level: self.level,
+            severity: self.severity,
             supervision_listed: self.supervision_listed,
             supervision_overdue: self.supervision_overdue,
             deadline: self.deadline.map(|d| d.and_utc()),
@@ -160,7 +151,7 @@ pub fn visible(conn: &mut DbConn, p: &Principal, id: i64) -> AppResult<HazardRow
 
 pub fn has_police_station(conn: &mut DbConn, township_id: i64) -> AppResult<bool> {
     let n: i64 = organization_jurisdictions::table
-        .filter(organization_jurisdictions::kind.eq("police_station"))
+        .filter(organization_jurisdictions::kind.eq(OrgKind::PoliceStation))
         .filter(organization_jurisdictions::region_id.eq(township_id))
         .count()
         .get_result(conn)?;
@@ -233,44 +224,47 @@ fn next_case_no(
     Ok(format!("{county_code}-{year}-{seq:06}"))
 }
 
-fn staff_message(kind: &str, row: &HazardRow, level: &str) -> String {
+fn staff_message(kind: NotificationKind, row: &HazardRow, level: Level) -> String {
+    use NotificationKind as K;
     let what = match kind {
-        "arrived" => format!(
+        K::Reported => format!("新隐患 {}（一般）", row.case_no),
+        K::MajorReported => format!("新隐患 {}（重大）", row.case_no),
+        K::Arrived => format!(
             "隐患 {} 已到{}级处理 (arrived at {level} level)",
             row.case_no,
             level_zh(level)
         ),
-        "closure_rejected" => format!("隐患 {} 的整改未通过复核 (closure rejected)", row.case_no),
-        "listed" => format!(
+        K::ClosureRejected => format!("隐患 {} 的整改未通过复核 (closure rejected)", row.case_no),
+        K::Listed => format!(
             "重大火灾隐患 {} 已挂牌督办 (listed for supervision)",
             row.case_no
         ),
-        "reopened" => format!("隐患 {} 已重新打开 (reopened)", row.case_no),
-        "overdue" => format!(
+        K::Reopened => format!("隐患 {} 已重新打开 (reopened)", row.case_no),
+        K::Overdue => format!(
             "隐患 {} 已逾期，已移交{}级 (overdue; now at {level} level)",
             row.case_no,
             level_zh(level)
         ),
-        "no_police_station" => format!(
+        K::NoPoliceStation => format!(
             "隐患 {} 已逾期，但所在乡镇没有派出所，无法移交 (overdue; no police station answers for its township)",
             row.case_no
         ),
-        "deadline_soon" => format!(
+        K::DeadlineSoon => format!(
             "隐患 {} 的整改期限将在24小时内到期 (deadline within a day)",
             row.case_no
         ),
-        _ => format!("隐患 {}", row.case_no),
+        // About a region, not a case (`regions::supervision`); named here only to be complete.
+        K::SupervisorVacant => format!("隐患 {}", row.case_no),
     };
     format!("{what}：{}", row.title)
 }
 
-fn level_zh(level: &str) -> &'static str {
+fn level_zh(level: Level) -> &'static str {
     match level {
-        "group" => "组",
-        "village" => "村",
-        "township" => "乡镇",
-        "police" => "派出所",
-        _ => "",
+        Level::Group => "组",
+        Level::Village => "村",
+        Level::Township => "乡镇",
+        Level::Police => "派出所",
     }
 }
 
@@ -296,18 +290,18 @@ fn notify_changes(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     let kind = match what {
-        Notify::ArrivedAtLevel => "arrived",
-        Notify::Reopened => "reopened",
-        Notify::ClosureRejected => "closure_rejected",
-        Notify::Listed => "listed",
-        Notify::Overdue => "overdue",
-        Notify::NoPoliceStation => "no_police_station",
+        Notify::ArrivedAtLevel => NotificationKind::Arrived,
+        Notify::Reopened => NotificationKind::Reopened,
+        Notify::ClosureRejected => NotificationKind::ClosureRejected,
+        Notify::Listed => NotificationKind::Listed,
+        Notify::Overdue => NotificationKind::Overdue,
+        Notify::NoPoliceStation => NotificationKind::NoPoliceStation,
     };
     // Whom each case's change concerns: roles at its place, plus (below) named users.
     let roles_of = |after: &HazardRow| -> AppResult<&'static [Role]> {
         Ok(match what {
             Notify::ArrivedAtLevel | Notify::Reopened | Notify::Overdue => {
-                workflow::staff_at(after.level()?)
+                workflow::staff_at(after.level)
             }
             Notify::ClosureRejected => &[],
             Notify::Listed => &[Role::CountyOfficial, Role::FireOfficer, Role::PoliceOfficer],
@@ -329,7 +323,7 @@ fn notify_changes(
     };
     // The responsible supervisor (分片包干) of the tier that let an overdue case's deadline pass.
     let lapsed_tier = |before: &HazardRow, place: Place| -> AppResult<Option<i64>> {
-        Ok(match before.level()? {
+        Ok(match before.level {
             Level::Group => Some(place.group_id),
             Level::Village => Some(place.village_id),
             Level::Township => Some(place.township_id),
@@ -365,7 +359,7 @@ fn notify_changes(
         }
         to.sort_unstable();
         to.dedup();
-        let message = staff_message(kind, after, &after.level);
+        let message = staff_message(kind, after, after.level);
         out.extend(
             to.into_iter()
                 .filter(|&user_id| Some(user_id) != actor)
@@ -392,7 +386,7 @@ pub fn create(
     require(p, Capability::WorkCases)?;
     let group = region_store::get(conn, new.group_id)?;
     authorize(p, Capability::WorkCases, Target::Region(&group.path))?;
-    if group.level() != RegionLevel::Group {
+    if group.level != RegionLevel::Group {
         return Err(AppError::field(
             "group_id",
             "hazards are reported in a group (small grid)",
@@ -414,7 +408,7 @@ pub fn create(
     let place = Place::from_group_path(&group.path)
         .ok_or_else(|| AppError::field("group_id", "is not under a county"))?;
     let county = region_store::get(conn, place.county_id)?;
-    if county.level() != RegionLevel::County {
+    if county.level != RegionLevel::County {
         return Err(AppError::field("group_id", "is not under a county"));
     }
     let case_no = next_case_no(conn, county.id, &county.code, now.year())?;
@@ -426,17 +420,17 @@ pub fn create(
         hazards::township_id.eq(place.township_id),
         hazards::region_path.eq(&group.path),
         hazards::premises_id.eq(new.premises_id),
-        hazards::category.eq(new.category.as_str()),
-        hazards::severity.eq(new.severity.as_str()),
+        hazards::category.eq(new.category),
+        hazards::severity.eq(new.severity),
         hazards::title.eq(new.title.trim()),
         hazards::description.eq(new.description.trim()),
         hazards::address.eq(new.address.as_deref().map(str::trim)),
         hazards::lat.eq(new.lat),
         hazards::lng.eq(new.lng),
-        hazards::source.eq(new.source.as_str()),
+        hazards::source.eq(new.source),
         hazards::reporter_user_id.eq(p.user_id),
-        hazards::status.eq(status.as_str()),
-        hazards::level.eq(Level::Group.as_str()),
+        hazards::status.eq(status),
+        hazards::level.eq(Level::Group),
         hazards::found_at.eq(new.found_at.map(|t| t.naive_utc())),
         hazards::created_at.eq(now),
         hazards::updated_at.eq(now),
@@ -456,12 +450,12 @@ pub fn create(
         conn,
         NewEvent {
             hazard_id: id,
-            action: "report",
+            action: EventAction::Report,
             actor_user_id: Some(p.user_id),
             from_status: None,
-            to_status: status.as_str(),
+            to_status: status,
             from_level: None,
-            to_level: Level::Group.as_str(),
+            to_level: Level::Group,
             params: &params,
         },
         now,
@@ -479,20 +473,11 @@ pub fn create(
     }
     let recipients = notify::staff(conn, place, &roles)?;
     let kind = if new.severity == Severity::Major {
-        "major_reported"
+        NotificationKind::MajorReported
     } else {
-        "reported"
+        NotificationKind::Reported
     };
-    let msg = format!(
-        "新隐患 {}（{}）：{}",
-        row.case_no,
-        if new.severity == Severity::Major {
-            "重大"
-        } else {
-            "一般"
-        },
-        row.title
-    );
+    let msg = staff_message(kind, &row, row.level);
     notify::send(
         conn,
         &recipients,
@@ -508,14 +493,14 @@ pub fn create(
 #[derive(AsChangeset, Default, PartialEq)]
 #[diesel(table_name = hazards)]
 struct Changes {
-    status: Option<String>,
-    level: Option<String>,
+    status: Option<Status>,
+    level: Option<Level>,
     deadline: Option<Option<NaiveDateTime>>,
     deadline_reminded: Option<bool>,
-    difficulty: Option<Option<String>>,
+    difficulty: Option<Option<Difficulty>>,
     supervision_listed: Option<bool>,
     supervision_overdue: Option<bool>,
-    outcome: Option<Option<String>>,
+    outcome: Option<Option<Outcome>>,
     duplicate_of: Option<Option<i64>>,
     rectification_submitted_by: Option<Option<i64>>,
     closed_at: Option<Option<NaiveDateTime>>,
@@ -528,15 +513,15 @@ impl Changes {
     /// The columns the state machine's effects change; the version is the caller's to set.
     fn of(fx: &Effects, now: NaiveDateTime) -> Changes {
         Changes {
-            status: fx.status.map(|s| s.as_str().to_string()),
-            level: fx.level.map(|l| l.as_str().to_string()),
+            status: fx.status,
+            level: fx.level,
             deadline: fx.deadline.map(|d| d.map(|t| t.naive_utc())),
             // A new deadline earns a new reminder.
             deadline_reminded: fx.deadline.map(|_| false),
-            difficulty: fx.difficulty.map(|d| Some(d.as_str().to_string())),
+            difficulty: fx.difficulty.map(Some),
             supervision_listed: fx.supervision_listed,
             supervision_overdue: fx.supervision_overdue,
-            outcome: fx.outcome.map(|o| o.map(|o| o.as_str().to_string())),
+            outcome: fx.outcome,
             duplicate_of: fx.duplicate_of,
             rectification_submitted_by: fx.rectification_submitted_by,
             closed_at: fx.closed.map(|c| c.then_some(now)),
@@ -553,7 +538,7 @@ fn write_effects(
     conn: &mut DbConn,
     row: &HazardRow,
     fx: &Effects,
-    action: &str,
+    action: EventAction,
     actor: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<Option<HazardRow>> {
@@ -587,10 +572,10 @@ fn write_effects(
             hazard_id: row.id,
             action,
             actor_user_id: actor,
-            from_status: Some(&row.status),
-            to_status: &after.status,
-            from_level: Some(&row.level),
-            to_level: &after.level,
+            from_status: Some(row.status),
+            to_status: after.status,
+            from_level: Some(row.level),
+            to_level: after.level,
             params: &fx.params,
         },
         now,
@@ -624,7 +609,7 @@ pub fn act(
             workflow::apply(&state, &actor_for(p, &row), req, now.and_utc()).map_err(refusal)?;
         check_references(conn, p, &row, req)?;
         if let Some(after) =
-            write_effects(conn, &row, &fx, req.action.as_str(), Some(p.user_id), now)?
+            write_effects(conn, &row, &fx, req.action.into(), Some(p.user_id), now)?
         {
             return Ok(after);
         }
@@ -681,7 +666,7 @@ pub fn record(
     conn: &mut DbConn,
     p: &Principal,
     id: i64,
-    action: &str,
+    action: EventAction,
     params: serde_json::Value,
     now: NaiveDateTime,
 ) -> AppResult<HazardRow> {
@@ -767,12 +752,12 @@ pub fn expire_batch(
             .iter()
             .map(|(before, after, fx)| NewEvent {
                 hazard_id: before.id,
-                action: "deadline_expired",
+                action: EventAction::DeadlineExpired,
                 actor_user_id: None,
-                from_status: Some(&before.status),
-                to_status: &after.status,
-                from_level: Some(&before.level),
-                to_level: &after.level,
+                from_status: Some(before.status),
+                to_status: after.status,
+                from_level: Some(before.level),
+                to_level: after.level,
                 params: &fx.params,
             })
             .collect();
@@ -829,12 +814,12 @@ fn record_stalls(
         .iter()
         .map(|(row, fx)| NewEvent {
             hazard_id: row.id,
-            action: "deadline_expired",
+            action: EventAction::DeadlineExpired,
             actor_user_id: None,
-            from_status: Some(&row.status),
-            to_status: &row.status,
-            from_level: Some(&row.level),
-            to_level: &row.level,
+            from_status: Some(row.status),
+            to_status: row.status,
+            from_level: Some(row.level),
+            to_level: row.level,
             params: &fx.params,
         })
         .collect();
@@ -857,14 +842,14 @@ pub fn remind(conn: &mut DbConn, row: &HazardRow, now: NaiveDateTime) -> AppResu
         return Ok(false);
     }
     let place = row.place()?;
-    let recipients = notify::staff(conn, place, workflow::staff_at(row.level()?))?;
+    let recipients = notify::staff(conn, place, workflow::staff_at(row.level))?;
     notify::send(
         conn,
         &recipients,
         None,
         Some(row.id),
-        "deadline_soon",
-        &staff_message("deadline_soon", row, &row.level),
+        NotificationKind::DeadlineSoon,
+        &staff_message(NotificationKind::DeadlineSoon, row, row.level),
         now,
     )?;
     Ok(true)
@@ -892,7 +877,7 @@ pub fn to_api(
             }
             None => None,
         };
-        let status = r.status()?;
+        let status = r.status;
         out.push(Hazard {
             id: r.id,
             case_no: r.case_no.clone(),
@@ -901,23 +886,23 @@ pub fn to_api(
                 .cloned()
                 .ok_or_else(|| AppError::internal("group missing"))?,
             premises_id: r.premises_id,
-            category: vocab(Category::parse(&r.category), "category")?,
-            severity: vocab(Severity::parse(&r.severity), "severity")?,
+            category: r.category,
+            severity: r.severity,
             title: r.title.clone(),
             description: r.description.clone(),
             address: r.address.clone(),
             lat: r.lat,
             lng: r.lng,
-            source: vocab(Source::parse(&r.source), "source")?,
+            source: r.source,
             reporter_id: r.reporter_user_id,
             status,
-            level: r.level()?,
+            level: r.level,
             deadline: r.deadline.map(|d| d.and_utc()),
             overdue: status == Status::Open && r.deadline.is_some_and(|d| d < now),
-            difficulty: r.difficulty.as_deref().and_then(Difficulty::parse),
+            difficulty: r.difficulty,
             supervision_listed: r.supervision_listed,
             supervision_overdue: r.supervision_overdue,
-            outcome: r.outcome.as_deref().and_then(Outcome::parse),
+            outcome: r.outcome,
             duplicate_of: r.duplicate_of,
             found_at: r.found_at.map(|t| t.and_utc()),
             created_at: r.created_at.and_utc(),
@@ -1010,7 +995,7 @@ fn slices(conn: &mut DbConn, visible: &Scope) -> AppResult<Vec<Slice>> {
         .iter()
         .map(|path| {
             let root = roots.iter().find(|r| &r.path == path);
-            match root.map(|r| (r.level(), r.id)) {
+            match root.map(|r| (r.level, r.id)) {
                 Some((RegionLevel::County, id)) => Slice::County(id),
                 Some((RegionLevel::Township, id)) => Slice::Township(id),
                 Some((RegionLevel::Village, _)) => Slice::Village(path.clone()),
@@ -1063,20 +1048,20 @@ fn list_slice(
         Slice::Wide(Scope::Paths(paths)) => q.filter(path_prefix_test(paths)),
     };
     if let Some(s) = f.status {
-        q = q.filter(hazards::status.eq(s.as_str()));
+        q = q.filter(hazards::status.eq(s));
     }
     if let Some(l) = f.level {
-        q = q.filter(hazards::level.eq(l.as_str()));
+        q = q.filter(hazards::level.eq(l));
     }
     if let Some(s) = f.severity {
-        q = q.filter(hazards::severity.eq(s.as_str()));
+        q = q.filter(hazards::severity.eq(s));
     }
     if let Some(c) = f.category {
-        q = q.filter(hazards::category.eq(c.as_str()));
+        q = q.filter(hazards::category.eq(c));
     }
     if f.overdue {
         q = q
-            .filter(hazards::status.eq(Status::Open.as_str()))
+            .filter(hazards::status.eq(Status::Open))
             .filter(hazards::deadline.lt(now));
     }
     if f.listed {
@@ -1108,7 +1093,7 @@ pub fn sample_closed(
         .select(HazardRow::as_select())
         .filter(scope_filter!(hazards::region_path, scope))
         .filter(scope_filter!(hazards::region_path, within))
-        .filter(hazards::status.eq(Status::Closed.as_str()))
+        .filter(hazards::status.eq(Status::Closed))
         .filter(
             hazards::last_spot_checked_at
                 .is_null()

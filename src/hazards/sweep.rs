@@ -37,7 +37,7 @@ fn claim_due(
     let base = || {
         hazards::table
             .select(hazards::id)
-            .filter(hazards::status.eq(Status::Open.as_str()))
+            .filter(hazards::status.eq(Status::Open))
             .filter(hazards::deadline.lt(now))
             .filter(hazards::supervision_overdue.eq(false))
             // A stall already announced for this deadline is claimed again only once a police
@@ -92,7 +92,7 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
     let soon = now + chrono::Duration::hours(24);
     let rows: Vec<HazardRow> = hazards::table
         .select(HazardRow::as_select())
-        .filter(hazards::status.eq(Status::Open.as_str()))
+        .filter(hazards::status.eq(Status::Open))
         .filter(hazards::deadline.ge(now))
         .filter(hazards::deadline.lt(soon))
         .filter(hazards::deadline_reminded.eq(false))

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::policy::{authorize, scope_for, Capability, Target};
 use crate::auth::principal::Principal;
-use crate::auth::roles::{Binding, Role};
+use crate::auth::roles::{Background, Binding, Role};
 use crate::auth::scope::Scope;
 use crate::db::schema::{
     organization_jurisdictions, organizations, premises, role_assignments, users,
@@ -20,7 +20,7 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::import::parse::Row;
 use crate::import::{failed, line_error};
-use crate::organizations::model::{OrgKind, OrgRow};
+use crate::organizations::model::OrgRow;
 use crate::organizations::store as org_store;
 use crate::premises::model::PremisesRow;
 use crate::premises::store as premises_store;
@@ -279,13 +279,13 @@ impl Run<'_> {
                 None => None,
             };
             if let Some(existing) = self.regions.get(code).cloned() {
-                if existing.level() != level {
+                if existing.level != level {
                     self.fail(
                         line,
                         "level",
                         format!(
                             "region {code} exists as a {}; levels never change",
-                            existing.level()
+                            existing.level
                         ),
                     );
                 } else if existing.parent_id != parent.as_ref().map(|p| p.id) {
@@ -409,7 +409,7 @@ impl Run<'_> {
                 self.unknown_region(line, "region_code", region_code);
                 continue;
             };
-            if !kind.home_levels().contains(&region.level()) {
+            if !kind.home_levels().contains(&region.level) {
                 let levels: Vec<&str> = kind.home_levels().iter().map(|l| l.as_str()).collect();
                 self.fail(
                     line,
@@ -417,7 +417,7 @@ impl Run<'_> {
                     format!(
                         "a {kind} sits in a {}, not a {}",
                         levels.join(" or "),
-                        region.level()
+                        region.level
                     ),
                 );
                 continue;
@@ -432,7 +432,7 @@ impl Run<'_> {
                 continue;
             }
             let (org, created) = match self.orgs.get(&key) {
-                Some(o) if o.kind != kind.as_str() => {
+                Some(o) if o.kind != kind => {
                     self.fail(
                         line,
                         "org_kind",
@@ -461,7 +461,7 @@ impl Run<'_> {
                 let mut targets = Vec::new();
                 for c in codes {
                     match self.regions.get(c) {
-                        Some(r) if r.level() == level => targets.push(r.clone()),
+                        Some(r) if r.level == level => targets.push(r.clone()),
                         Some(r) => self.fail(
                             line,
                             "jurisdiction",
@@ -533,18 +533,18 @@ impl Run<'_> {
             .map(|u| (u.username.clone(), u))
             .collect();
 
-        type Held = (i64, Option<String>, Option<String>);
+        type Held = (i64, Option<String>, Option<Background>);
         let ids: Vec<i64> = by_name.values().map(|u| u.id).collect();
-        let mut held: HashMap<(i64, String, Option<i64>, Option<i64>), Held> = HashMap::new();
+        let mut held: HashMap<(i64, Role, Option<i64>, Option<i64>), Held> = HashMap::new();
         for chunk in ids.chunks(1000) {
             type A = (
                 i64,
                 i64,
-                String,
+                Role,
                 Option<i64>,
                 Option<i64>,
                 Option<String>,
-                Option<String>,
+                Option<Background>,
             );
             let found: Vec<A> = role_assignments::table
                 .filter(role_assignments::user_id.eq_any(chunk))
@@ -662,10 +662,7 @@ impl Run<'_> {
                         continue;
                     };
                     match self.orgs.get(&(region.id, org_name.clone())) {
-                        Some(o) => {
-                            let k = OrgKind::parse(&o.kind).unwrap_or(kind);
-                            (None, Some(o.id), Bound::Organization(k))
-                        }
+                        Some(o) => (None, Some(o.id), Bound::Organization(o.kind)),
                         None => {
                             self.fail(
                                 line,
@@ -684,7 +681,7 @@ impl Run<'_> {
                     );
                     continue;
                 }
-                _ => (Some(region.id), None, Bound::Region(region.level())),
+                _ => (Some(region.id), None, Bound::Region(region.level)),
             };
             if let Err(e) = grants::check(role, bound, title.as_deref(), *background) {
                 for f in e.errors {
@@ -698,14 +695,14 @@ impl Run<'_> {
                 }
                 continue;
             }
-            let key = (user_id, role.as_str().to_string(), region_id, org_id);
-            let bg = background.map(|b| b.as_str().to_string());
+            let key = (user_id, role, region_id, org_id);
+            let bg = *background;
             if let Some((id, t, b)) = held.get(&key).cloned() {
                 if t != *title || b != bg {
                     let r = diesel::update(role_assignments::table.find(id))
                         .set((
                             role_assignments::title.eq(title),
-                            role_assignments::background.eq(&bg),
+                            role_assignments::background.eq(bg),
                         ))
                         .execute(conn)
                         .map_err(AppError::from);
@@ -727,15 +724,8 @@ impl Run<'_> {
                     other => other?,
                 }
             }
-            let r = user_store::add_role(
-                conn,
-                user_id,
-                role.as_str(),
-                region_id,
-                org_id,
-                title.as_deref(),
-                bg.as_deref(),
-            );
+            let r =
+                user_store::add_role(conn, user_id, role, region_id, org_id, title.as_deref(), bg);
             let id = self.store(line, "role", r)?;
             held.insert(key, (id, title.clone(), bg));
             self.report.roles.created += 1;
@@ -782,14 +772,13 @@ impl Run<'_> {
                 self.unknown_region(line, "region_code", region_code);
                 continue;
             };
-            if group.level() != RegionLevel::Group {
+            if group.level != RegionLevel::Group {
                 self.fail(
                     line,
                     "region_code",
                     format!(
                         "premises lie in a group; {} is a {}",
-                        group.name,
-                        group.level()
+                        group.name, group.level
                     ),
                 );
                 continue;
@@ -851,12 +840,12 @@ impl Run<'_> {
                 );
                 continue;
             };
-            let roles = region.level().supervisor_roles();
+            let roles = region.level.supervisor_roles();
             let Some(parent) = region.parent_id.filter(|_| !roles.is_empty()) else {
                 self.fail(
                     line,
                     "supervisor",
-                    format!("a {} has no responsible supervisor", region.level()),
+                    format!("a {} has no responsible supervisor", region.level),
                 );
                 continue;
             };

@@ -3,10 +3,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::roles::Role;
 use crate::db::schema::{notifications, organization_jurisdictions, role_assignments, users};
 use crate::db::DbConn;
 use crate::error::AppResult;
+use crate::vocab::{NotificationKind, OrgKind, Role};
 
 /// Where a case sits, read off its group's path: the last four ids are county, township,
 /// village and group (the tree may start above the county).
@@ -44,9 +44,9 @@ pub fn staff(conn: &mut DbConn, place: Place, roles: &[Role]) -> AppResult<Vec<i
 #[derive(Debug, Default)]
 pub struct Staff {
     /// (role, region, user) of roles bound to one of the places' regions.
-    by_region: Vec<(String, Option<i64>, i64)>,
+    by_region: Vec<(Role, Option<i64>, i64)>,
     /// (role, organisation kind, jurisdiction region, user) of officers over the places.
-    by_org: Vec<(String, String, i64, i64)>,
+    by_org: Vec<(Role, OrgKind, i64, i64)>,
 }
 
 impl Staff {
@@ -75,7 +75,7 @@ impl Staff {
                             role_assignments::region_id,
                             role_assignments::user_id,
                         ))
-                        .load(conn)?
+                        .load::<(Role, Option<i64>, i64)>(conn)?
                 };
             }
             staff.by_region = match places {
@@ -118,7 +118,7 @@ impl Staff {
                             organization_jurisdictions::region_id,
                             role_assignments::user_id,
                         ))
-                        .load(conn)?
+                        .load::<(Role, OrgKind, i64, i64)>(conn)?
                 };
             }
             // Officers of the organisations whose jurisdiction covers a place's township or
@@ -155,9 +155,13 @@ impl Staff {
         .into_iter()
         .filter(|(role, _)| roles.contains(role))
         .collect();
-        let wanted_orgs: Vec<(Role, &str, i64)> = [
-            (Role::PoliceOfficer, "police_station", place.township_id),
-            (Role::FireOfficer, "fire_department", place.county_id),
+        let wanted_orgs: Vec<(Role, OrgKind, i64)> = [
+            (
+                Role::PoliceOfficer,
+                OrgKind::PoliceStation,
+                place.township_id,
+            ),
+            (Role::FireOfficer, OrgKind::FireDepartment, place.county_id),
         ]
         .into_iter()
         .filter(|(role, _, _)| roles.contains(role))
@@ -168,7 +172,7 @@ impl Staff {
             .filter(|(role, region, _)| {
                 wanted_regions
                     .iter()
-                    .any(|(r, id)| r.as_str() == role && Some(*id) == *region)
+                    .any(|(r, id)| r == role && Some(*id) == *region)
             })
             .map(|(_, _, user)| *user)
             .chain(
@@ -177,7 +181,7 @@ impl Staff {
                     .filter(|(role, kind, region, _)| {
                         wanted_orgs
                             .iter()
-                            .any(|(r, k, id)| r.as_str() == role && k == kind && id == region)
+                            .any(|(r, k, id)| r == role && k == kind && id == region)
                     })
                     .map(|(_, _, _, user)| *user),
             )
@@ -201,7 +205,7 @@ fn distinct<const N: usize>(places: &[Place], of: impl Fn(&Place) -> [i64; N]) -
 pub struct Outgoing {
     pub user_id: i64,
     pub hazard_id: Option<i64>,
-    pub kind: &'static str,
+    pub kind: NotificationKind,
     pub message: String,
 }
 
@@ -211,7 +215,7 @@ pub fn send(
     recipients: &[i64],
     except: Option<i64>,
     hazard_id: Option<i64>,
-    kind: &'static str,
+    kind: NotificationKind,
     message: &str,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
@@ -259,7 +263,7 @@ pub struct NotificationRow {
     pub id: i64,
     pub user_id: i64,
     pub hazard_id: Option<i64>,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub message: String,
     pub created_at: NaiveDateTime,
     pub read_at: Option<NaiveDateTime>,
@@ -269,10 +273,8 @@ pub struct NotificationRow {
 pub struct Notification {
     pub id: i64,
     pub hazard_id: Option<i64>,
-    /// `arrived`, `closure_rejected`, `listed`, `reopened`, `overdue`, `no_police_station`
-    /// (overdue at a township that has none), `deadline_soon`, `supervisor_vacant` (a region's
-    /// responsible supervisor lost the role the post rests on).
-    pub kind: String,
+    /// Why it was sent (see `NotificationKind`).
+    pub kind: NotificationKind,
     pub message: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -283,7 +285,7 @@ impl NotificationRow {
         Notification {
             id: self.id,
             hazard_id: self.hazard_id,
-            kind: self.kind.clone(),
+            kind: self.kind,
             message: self.message.clone(),
             created_at: self.created_at.and_utc(),
             read_at: self.read_at.map(|t| t.and_utc()),

@@ -4,28 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::organizations;
-use crate::regions::model::{RegionLevel, RegionRef};
-use crate::text_enum;
-
-text_enum!(
-    /// Kinds of organisation (SPEC §2).
-    pub OrgKind {
-        /// 公安派出所: jurisdiction over one or more townships.
-        PoliceStation => "police_station",
-        /// 消防部门: jurisdiction over one or more counties.
-        FireDepartment => "fire_department",
-        /// 微型消防站: attached to a township, village or group.
-        MicroFireStation => "micro_fire_station",
-        /// 综治办: sits on the township fire-safety committee.
-        GovernanceOffice => "governance_office",
-        /// 工商所 (market supervision): sits on the township committee.
-        MarketSupervision => "market_supervision",
-        /// 治安巡防队: sits on the township committee.
-        PatrolTeam => "patrol_team",
-        /// 乡镇消防队: sits on the township committee.
-        TownshipFireTeam => "township_fire_team",
-    }
-);
+use crate::regions::model::RegionRef;
+pub use crate::vocab::OrgKind;
+use crate::vocab::RegionLevel;
 
 impl OrgKind {
     /// The levels of region an organisation of this kind may sit in.
@@ -56,7 +37,7 @@ impl OrgKind {
 #[diesel(table_name = organizations)]
 pub struct OrgRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: OrgKind,
     pub name: String,
     pub region_id: i64,
     pub created_at: NaiveDateTime,

@@ -64,7 +64,7 @@ pub async fn create_organization(
             let region = region_store::get(conn, req.region_id)?;
             authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
             let allowed = req.kind.home_levels();
-            if !allowed.contains(&region.level()) {
+            if !allowed.contains(&region.level) {
                 let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
                 return Err(AppError::field(
                     "region_id",
@@ -164,8 +164,7 @@ pub async fn set_jurisdiction(
             // Before the change: shrinking a jurisdiction that covers another administrator's
             // regions is not this caller's decision (after: each new region is checked below).
             authorize_reach(&p, Capability::ManageGrid, &store::reach(conn, &org)?)?;
-            let kind =
-                OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("unknown org kind"))?;
+            let kind = org.kind;
             let level = kind.jurisdiction_level().ok_or_else(|| {
                 AppError::field("region_ids", format!("a {kind} has no jurisdiction"))
             })?;
@@ -175,7 +174,7 @@ pub async fn set_jurisdiction(
             }
             for r in &regions {
                 authorize(&p, Capability::ManageGrid, Target::Region(&r.path))?;
-                if r.level() != level {
+                if r.level != level {
                     return Err(AppError::field(
                         "region_ids",
                         format!("{} is not a {level}", r.name),

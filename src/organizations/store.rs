@@ -48,7 +48,7 @@ pub fn insert(
 ) -> AppResult<OrgRow> {
     let id: i64 = diesel::insert_into(organizations::table)
         .values((
-            organizations::kind.eq(kind.as_str()),
+            organizations::kind.eq(kind),
             organizations::name.eq(name),
             organizations::region_id.eq(region_id),
             organizations::created_at.eq(now),
@@ -70,7 +70,7 @@ pub fn set_jurisdiction(
     let ids: Vec<i64> = regions_.iter().map(|r| r.id).collect();
     let taken: Vec<(i64, String)> = organization_jurisdictions::table
         .inner_join(regions::table)
-        .filter(organization_jurisdictions::kind.eq(kind.as_str()))
+        .filter(organization_jurisdictions::kind.eq(kind))
         .filter(organization_jurisdictions::region_id.eq_any(&ids))
         .filter(organization_jurisdictions::organization_id.ne(org.id))
         .select((regions::id, regions::name))
@@ -89,7 +89,7 @@ pub fn set_jurisdiction(
         diesel::insert_into(organization_jurisdictions::table)
             .values((
                 organization_jurisdictions::organization_id.eq(org.id),
-                organization_jurisdictions::kind.eq(kind.as_str()),
+                organization_jurisdictions::kind.eq(kind),
                 organization_jurisdictions::region_id.eq(id),
             ))
             .execute(conn)?;
@@ -131,8 +131,7 @@ pub fn to_api(conn: &mut DbConn, rows: &[OrgRow], viewer: &Scope) -> AppResult<V
         .map(|r| {
             Ok(Organization {
                 id: r.id,
-                kind: OrgKind::parse(&r.kind)
-                    .ok_or_else(|| AppError::internal("unknown org kind"))?,
+                kind: r.kind,
                 name: r.name.clone(),
                 region: homes
                     .get(&r.region_id)
@@ -170,7 +169,7 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<O
         .limit(f.fetch)
         .into_boxed();
     if let Some(k) = f.kind {
-        q = q.filter(organizations::kind.eq(k.as_str()));
+        q = q.filter(organizations::kind.eq(k));
     }
     if let Some(r) = f.region_id {
         q = q.filter(organizations::region_id.eq(r));

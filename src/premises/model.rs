@@ -5,37 +5,8 @@ use utoipa::ToSchema;
 
 use crate::db::schema::premises;
 use crate::regions::model::RegionRef;
-use crate::text_enum;
 use crate::validate::Checks;
-
-text_enum!(
-    /// Kind of premises (SPEC §2, §10). The first nine are the nine small places (九小场所).
-    pub PremisesCategory {
-        /// 小商店
-        Shop => "shop",
-        /// 小餐饮
-        Restaurant => "restaurant",
-        /// 小旅馆
-        Hotel => "hotel",
-        /// 小歌舞娱乐场所
-        Entertainment => "entertainment",
-        /// 小网吧
-        InternetCafe => "internet_cafe",
-        /// 小美容洗浴场所
-        BeautyBath => "beauty_bath",
-        /// 小加工作坊
-        Workshop => "workshop",
-        /// 小诊所
-        Clinic => "clinic",
-        /// 小学校、幼儿园
-        School => "school",
-        /// 居民楼院
-        Residential => "residential",
-        /// 社会单位
-        SocialUnit => "social_unit",
-        Other => "other",
-    }
-);
+pub use crate::vocab::PremisesCategory;
 
 pub const NAME_MAX: usize = 64;
 pub const ADDRESS_MAX: usize = 128;
@@ -48,7 +19,7 @@ pub struct PremisesRow {
     pub group_id: i64,
     pub region_path: String,
     pub name: String,
-    pub category: String,
+    pub category: PremisesCategory,
     pub address: String,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
@@ -198,14 +169,10 @@ impl PremisesInput<'_> {
 }
 
 impl PremisesRow {
-    pub fn category(&self) -> PremisesCategory {
-        PremisesCategory::parse(&self.category).unwrap_or(PremisesCategory::Other)
-    }
-
     pub fn valid(&self) -> ValidPremises {
         ValidPremises {
             name: self.name.clone(),
-            category: self.category(),
+            category: self.category,
             address: self.address.clone(),
             location: self.lat.zip(self.lng),
             contact_name: self.contact_name.clone(),

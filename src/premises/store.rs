@@ -26,13 +26,12 @@ pub fn get(conn: &mut DbConn, id: i64) -> AppResult<PremisesRow> {
 
 /// Premises must lie in a group (small grid): 422 on `field` otherwise.
 pub fn ensure_group(region: &RegionRow, field: &str) -> AppResult<()> {
-    if region.level() != RegionLevel::Group {
+    if region.level != RegionLevel::Group {
         return Err(AppError::field(
             field,
             format!(
                 "premises lie in a group; {} is a {}",
-                region.name,
-                region.level()
+                region.name, region.level
             ),
         ));
     }
@@ -189,7 +188,7 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<P
         );
     }
     if let Some(c) = f.category {
-        q = q.filter(premises::category.eq(c.as_str()));
+        q = q.filter(premises::category.eq(c));
     }
     if let Some(g) = f.group_id {
         q = q.filter(premises::group_id.eq(g));
@@ -216,7 +215,7 @@ pub fn to_api(conn: &mut DbConn, rows: &[PremisesRow]) -> AppResult<Vec<Premises
                     .cloned()
                     .ok_or_else(|| AppError::internal("premises group missing"))?,
                 name: r.name.clone(),
-                category: r.category(),
+                category: r.category,
                 address: r.address.clone(),
                 lat: r.lat,
                 lng: r.lng,

@@ -4,20 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::regions;
-use crate::text_enum;
-
-text_enum!(
-    /// The six levels of the region tree. Township (乡镇, big grid 大网格), village (村/社区,
-    /// medium grid 中网格) and resident group (组, small grid 小网格) are the three grid tiers.
-    pub RegionLevel {
-        Province => "province",
-        Prefecture => "prefecture",
-        County => "county",
-        Township => "township",
-        Village => "village",
-        Group => "group",
-    }
-);
+pub use crate::vocab::RegionLevel;
 
 impl RegionLevel {
     pub fn depth(self) -> usize {
@@ -46,7 +33,7 @@ impl RegionLevel {
 pub struct RegionRow {
     pub id: i64,
     pub parent_id: Option<i64>,
-    pub level: String,
+    pub level: RegionLevel,
     pub name: String,
     pub code: String,
     pub path: String,
@@ -143,16 +130,11 @@ impl RegionLevel {
 }
 
 impl RegionRow {
-    pub fn level(&self) -> RegionLevel {
-        // The CHECK constraint admits only the vocabulary.
-        RegionLevel::parse(&self.level).unwrap_or(RegionLevel::Group)
-    }
-
     pub fn to_api(&self) -> Region {
         Region {
             id: self.id,
             parent_id: self.parent_id,
-            level: self.level(),
+            level: self.level,
             name: self.name.clone(),
             code: self.code.clone(),
             created_at: self.created_at.and_utc(),
@@ -163,7 +145,7 @@ impl RegionRow {
     pub fn to_ref(&self) -> RegionRef {
         RegionRef {
             id: self.id,
-            level: self.level(),
+            level: self.level,
             name: self.name.clone(),
             code: self.code.clone(),
         }

@@ -210,7 +210,7 @@ pub async fn set_supervisor(
     let out = caller
         .run_tx(&state.pool, move |conn, p| {
             let row = region_for(conn, &p, Capability::ManageGrid, id)?;
-            let roles = row.level().supervisor_roles();
+            let roles = row.level.supervisor_roles();
             let parent = match row.parent_id {
                 Some(parent) if !roles.is_empty() => parent,
                 _ => {
@@ -218,7 +218,7 @@ pub async fn set_supervisor(
                         "id",
                         format!(
                             "a {} has no responsible supervisor; townships, villages and groups do",
-                            row.level()
+                            row.level
                         ),
                     ))
                 }
@@ -232,7 +232,7 @@ pub async fn set_supervisor(
                         "user_id",
                         format!(
                             "the supervisor of a {} must hold {} on its parent region",
-                            row.level(),
+                            row.level,
                             names.join(" or ")
                         ),
                     ));

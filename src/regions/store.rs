@@ -66,9 +66,9 @@ pub enum Misplaced {
 pub fn placement(parent: Option<&RegionRow>, level: RegionLevel) -> Result<(), Misplaced> {
     match parent {
         None if !level.may_be_root() => Err(Misplaced::NotARoot),
-        Some(p) if p.level().child() != Some(level) => Err(Misplaced::WrongLevel {
-            parent: p.level(),
-            expected: p.level().child(),
+        Some(p) if p.level.child() != Some(level) => Err(Misplaced::WrongLevel {
+            parent: p.level,
+            expected: p.level.child(),
         }),
         _ => Ok(()),
     }
@@ -111,7 +111,7 @@ pub fn create(
     let id: i64 = diesel::insert_into(regions::table)
         .values((
             regions::parent_id.eq(parent.map(|p| p.id)),
-            regions::level.eq(level.as_str()),
+            regions::level.eq(level),
             regions::name.eq(name),
             regions::code.eq(code),
             regions::path.eq(&placeholder),
@@ -146,7 +146,7 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<R
         q = q.filter(regions::parent_id.eq(p));
     }
     if let Some(l) = f.level {
-        q = q.filter(regions::level.eq(l.as_str()));
+        q = q.filter(regions::level.eq(l));
     }
     if let Some(a) = f.after_id {
         q = q.filter(regions::id.gt(a));

@@ -14,9 +14,7 @@ use crate::error::AppResult;
 use crate::notifications::store as notif_store;
 use crate::regions::model::RegionRow;
 use crate::regions::store;
-
-/// The notification kind sent when a post falls vacant.
-pub const VACANT: &str = "supervisor_vacant";
+use crate::vocab::NotificationKind;
 
 /// Vacates every post `user_id` holds without still qualifying for it (call after removing a
 /// role or disabling the account, inside the same transaction); returns the vacated regions.
@@ -32,7 +30,7 @@ pub fn release_lapsed(
         .load(conn)?;
     let mut vacated = Vec::new();
     for region in held {
-        let roles = region.level().supervisor_roles();
+        let roles = region.level.supervisor_roles();
         // A supervisor is only ever set below a parent (`PUT /regions/{id}/supervisor`).
         let officials = match region.parent_id {
             Some(parent) => store::role_holders(conn, roles, parent)?,
@@ -46,7 +44,15 @@ pub fn release_lapsed(
             "{}（{}）的分片包干责任人已空缺，请指定新的责任人 (supervisor vacant)",
             region.name, region.code
         );
-        notif_store::send(conn, &officials, None, None, VACANT, &message, now)?;
+        notif_store::send(
+            conn,
+            &officials,
+            None,
+            None,
+            NotificationKind::SupervisorVacant,
+            &message,
+            now,
+        )?;
         vacated.push(region);
     }
     Ok(vacated)

@@ -18,10 +18,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 fn ensure_level(row: &RegionRow, level: RegionLevel) -> AppResult<()> {
-    if row.level() != level {
+    if row.level != level {
         return Err(AppError::field(
             "id",
-            format!("{} is a {}, not a {level}", row.name, row.level()),
+            format!("{} is a {}, not a {level}", row.name, row.level),
         ));
     }
     Ok(())

@@ -20,18 +20,14 @@ use crate::roster::model::{
     RosterCompliance, RosterMember, VillageMember, GRID_ROLES,
 };
 
-fn grid_role_names() -> Vec<&'static str> {
-    GRID_ROLES.iter().map(|r| r.as_str()).collect()
-}
-
-type MemberRow = (String, i64, String, Option<String>, Option<String>);
+type MemberRow = (Role, i64, String, Option<String>, Option<Background>);
 
 /// One group's roster: one query.
 pub fn roster(conn: &mut DbConn, group: &RegionRow) -> AppResult<Roster> {
     let rows: Vec<MemberRow> = role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::region_id.eq(group.id))
-        .filter(role_assignments::role.eq_any(grid_role_names()))
+        .filter(role_assignments::role.eq_any(GRID_ROLES))
         .filter(users::disabled.eq(false))
         .order(role_assignments::id.asc())
         .select((
@@ -53,15 +49,12 @@ pub fn roster(conn: &mut DbConn, group: &RegionRow) -> AppResult<Roster> {
     };
     let mut held = HashSet::new();
     for (role, user_id, display_name, phone, background) in rows {
-        let Some(role) = Role::parse(&role) else {
-            continue;
-        };
         held.insert(role);
         let m = RosterMember {
             user_id,
             display_name,
             phone,
-            background: background.as_deref().and_then(Background::parse),
+            background,
         };
         match role {
             Role::GridLeader => roster.leader = Some(m),
@@ -79,21 +72,21 @@ pub fn roster(conn: &mut DbConn, group: &RegionRow) -> AppResult<Roster> {
 /// grid roles held per group by enabled accounts), then counted in memory.
 pub fn compliance(conn: &mut DbConn, root: &RegionRow) -> AppResult<RosterCompliance> {
     let tree = region_store::subtree(conn, &root.path)?;
-    let held_rows: Vec<(Option<i64>, String)> = role_assignments::table
+    let held_rows: Vec<(Option<i64>, Role)> = role_assignments::table
         .inner_join(users::table)
         .inner_join(regions::table.on(role_assignments::region_id.eq(regions::id.nullable())))
         .filter(regions::path.ge(&root.path))
         .filter(regions::path.lt(subtree_end(&root.path)))
-        .filter(regions::level.eq(RegionLevel::Group.as_str()))
-        .filter(role_assignments::role.eq_any(grid_role_names()))
+        .filter(regions::level.eq(RegionLevel::Group))
+        .filter(role_assignments::role.eq_any(GRID_ROLES))
         .filter(users::disabled.eq(false))
         .select((role_assignments::region_id, role_assignments::role))
         .distinct()
         .load(conn)?;
     let mut held: HashMap<i64, HashSet<Role>> = HashMap::new();
     for (group, role) in held_rows {
-        if let (Some(g), Some(r)) = (group, Role::parse(&role)) {
-            held.entry(g).or_default().insert(r);
+        if let Some(g) = group {
+            held.entry(g).or_default().insert(role);
         }
     }
 
@@ -107,7 +100,7 @@ pub fn compliance(conn: &mut DbConn, root: &RegionRow) -> AppResult<RosterCompli
     let mut per_child: HashMap<i64, (i64, i64)> = HashMap::new();
     let (mut total, mut complete) = (0i64, 0i64);
     let mut incomplete = Vec::new();
-    for g in tree.iter().filter(|r| r.level() == RegionLevel::Group) {
+    for g in tree.iter().filter(|r| r.level == RegionLevel::Group) {
         let lacks = missing(held.get(&g.id).unwrap_or(&HashSet::new()));
         let ok = lacks.is_empty();
         total += 1;
@@ -135,7 +128,7 @@ pub fn compliance(conn: &mut DbConn, root: &RegionRow) -> AppResult<RosterCompli
     incomplete.sort_by(|a, b| a.group.code.cmp(&b.group.code));
     let mut supervisor_vacant: Vec<_> = tree
         .iter()
-        .filter(|r| !r.level().supervisor_roles().is_empty() && r.supervisor_user_id.is_none())
+        .filter(|r| !r.level.supervisor_roles().is_empty() && r.supervisor_user_id.is_none())
         .map(|r| r.to_ref())
         .collect();
     supervisor_vacant.sort_by(|a, b| a.code.cmp(&b.code));
@@ -162,7 +155,7 @@ pub fn committee(conn: &mut DbConn, township: &RegionRow, viewer: &Scope) -> App
     let officials: Vec<(i64, String, Option<String>, Option<String>)> = role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::region_id.eq(township.id))
-        .filter(role_assignments::role.eq(Role::TownshipOfficial.as_str()))
+        .filter(role_assignments::role.eq(Role::TownshipOfficial))
         .filter(users::disabled.eq(false))
         .order(role_assignments::id.asc())
         .select((
@@ -174,7 +167,7 @@ pub fn committee(conn: &mut DbConn, township: &RegionRow, viewer: &Scope) -> App
         .load(conn)?;
     let station_ids: Vec<i64> = organization_jurisdictions::table
         .filter(organization_jurisdictions::region_id.eq(township.id))
-        .filter(organization_jurisdictions::kind.eq(OrgKind::PoliceStation.as_str()))
+        .filter(organization_jurisdictions::kind.eq(OrgKind::PoliceStation))
         .select(organization_jurisdictions::organization_id)
         .load(conn)?;
     let member_kinds = [
@@ -182,8 +175,7 @@ pub fn committee(conn: &mut DbConn, township: &RegionRow, viewer: &Scope) -> App
         OrgKind::MarketSupervision,
         OrgKind::PatrolTeam,
         OrgKind::TownshipFireTeam,
-    ]
-    .map(|k| k.as_str());
+    ];
     let member_rows = organizations::table
         .filter(organizations::region_id.eq(township.id))
         .filter(organizations::kind.eq_any(member_kinds))
@@ -208,7 +200,7 @@ pub fn committee(conn: &mut DbConn, township: &RegionRow, viewer: &Scope) -> App
     let cadres: Vec<(Option<i64>, i64, String, Option<String>)> = role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::region_id.eq_any(&village_ids))
-        .filter(role_assignments::role.eq(Role::VillageCadre.as_str()))
+        .filter(role_assignments::role.eq(Role::VillageCadre))
         .filter(users::disabled.eq(false))
         .order(role_assignments::id.asc())
         .select((

@@ -14,7 +14,6 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
-use crate::organizations::model::OrgKind;
 use crate::organizations::store as org_store;
 use crate::regions::store as region_store;
 use crate::regions::supervision;
@@ -148,7 +147,7 @@ pub async fn list_users(
             let limit = page.limit()?;
             let f = store::ListFilter {
                 region_id: filter.region_id,
-                role: filter.role.map(|r| r.as_str().to_string()),
+                role: filter.role,
                 after_id: page.after_id()?,
                 fetch: limit + 1,
             };
@@ -270,7 +269,7 @@ pub async fn grant_role(
                 (Some(rid), _) => {
                     let r = region_store::get(conn, rid)?;
                     authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
-                    let bound = Bound::Region(r.level());
+                    let bound = Bound::Region(r.level);
                     region = Some(r);
                     bound
                 }
@@ -284,9 +283,7 @@ pub async fn grant_role(
                         Capability::ManageAccounts,
                         &org_store::reach(conn, &org)?,
                     )?;
-                    Bound::Organization(
-                        OrgKind::parse(&org.kind).ok_or_else(|| AppError::internal("org kind"))?,
-                    )
+                    Bound::Organization(org.kind)
                 }
                 (None, None) => {
                     if req.role == Role::Admin {
@@ -303,11 +300,11 @@ pub async fn grant_role(
             store::add_role(
                 conn,
                 id,
-                req.role.as_str(),
+                req.role,
                 req.region_id,
                 req.organization_id,
                 title.as_deref(),
-                req.background.map(|b| b.as_str()),
+                req.background,
             )?;
             let row = store::get(conn, id)?;
             one(conn, &p, row)

@@ -17,6 +17,7 @@ use crate::regions::model::{RegionRef, RegionRow};
 use crate::regions::store as region_store;
 use crate::scope_filter;
 use crate::users::model::{User, UserRow};
+use crate::vocab::Background;
 
 pub fn get(conn: &mut DbConn, id: i64) -> AppResult<UserRow> {
     users::table
@@ -180,11 +181,11 @@ pub fn set_password(conn: &mut DbConn, user_id: i64, hash: &str) -> AppResult<()
 pub fn add_role(
     conn: &mut DbConn,
     user_id: i64,
-    role: &str,
+    role: Role,
     region_id: Option<i64>,
     organization_id: Option<i64>,
     title: Option<&str>,
-    background: Option<&str>,
+    background: Option<Background>,
 ) -> AppResult<i64> {
     let mut q = role_assignments::table
         .filter(role_assignments::user_id.eq(user_id))
@@ -224,7 +225,7 @@ pub fn remove_role(conn: &mut DbConn, assignment_id: i64) -> AppResult<()> {
 pub fn count_global_admins(conn: &mut DbConn) -> AppResult<i64> {
     Ok(role_assignments::table
         .inner_join(users::table)
-        .filter(role_assignments::role.eq("admin"))
+        .filter(role_assignments::role.eq(Role::Admin))
         .filter(role_assignments::region_id.is_null())
         .filter(users::disabled.eq(false))
         .count()
@@ -264,7 +265,7 @@ pub fn to_api(conn: &mut DbConn, rows: &[UserRow], viewer: Option<&Scope>) -> Ap
 
 pub struct ListFilter {
     pub region_id: Option<i64>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub after_id: Option<i64>,
     pub fetch: i64,
 }
@@ -291,7 +292,7 @@ pub fn list(
     }
     if let Some(role) = &f.role {
         let holders = role_assignments::table
-            .filter(role_assignments::role.eq(role.clone()))
+            .filter(role_assignments::role.eq(*role))
             .select(role_assignments::user_id);
         q = q.filter(users::id.eq_any(holders));
     }
