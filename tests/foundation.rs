@@ -145,7 +145,57 @@ async fn oversize_and_wrong_content_type_are_problems(b: Backend) {
     assert_eq!(r.body["errors"][0]["field"], "username");
 }
 
+/// Vocabulary columns are read as their enums (SPEC §10); stored text outside the vocabulary is
+/// an error naming the column and the value, never a default.
+async fn stored_vocabulary_is_typed_and_unknown_text_is_an_error(b: Backend) {
+    use firegrid::db::schema::{notifications, users};
+    use firegrid::vocab::NotificationKind;
+    let app = spawn(b).await;
+    common::root_token(&app).await;
+    let mut conn = app.db.conn();
+    let user: i64 = users::table.select(users::id).first(&mut conn).unwrap();
+    diesel::insert_into(notifications::table)
+        .values((
+            notifications::user_id.eq(user),
+            notifications::kind.eq(NotificationKind::MajorReported),
+            notifications::message.eq("新隐患 湟中区-2026-000001（重大）"),
+            notifications::created_at.eq(firegrid::db::now()),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let kinds: Vec<NotificationKind> = notifications::table
+        .select(notifications::kind)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(kinds, [NotificationKind::MajorReported]);
+    let stored: String = notifications::table
+        .select(diesel::dsl::sql::<diesel::sql_types::Text>("kind"))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(stored, "major_reported");
+
+    conn.batch_execute(&format!(
+        "INSERT INTO notifications (user_id, kind, message, created_at) \
+         VALUES ({user}, 'carrier_pigeon', '飞鸽传书', CURRENT_TIMESTAMP)"
+    ))
+    .unwrap();
+    let err = firegrid::notifications::store::list(&mut conn, user, false, None, 10)
+        .expect_err("an unknown kind is not read as some other kind");
+    // The message is in the error's chain of causes (what the log shows).
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(
+        text.contains("notifications.kind") && text.contains("carrier_pigeon"),
+        "{text}"
+    );
+}
+
 db_tests!(
+    stored_vocabulary_is_typed_and_unknown_text_is_an_error,
     health_ready_and_request_id,
     metrics_count_requests_per_route,
     unknown_route_and_wrong_method,

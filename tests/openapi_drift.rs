@@ -36,3 +36,129 @@ fn every_operation_is_documented_with_an_id_and_responses() {
         }
     }
 }
+
+/// Every enum value the document lists, with where it is.
+fn enums<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(values) = m.get("enum").and_then(|e| e.as_array()) {
+                for value in values {
+                    let text = value.as_str().unwrap_or_else(|| panic!("{at}: {value}"));
+                    out.push((at.clone(), text));
+                }
+            }
+            for (k, child) in m {
+                enums(child, format!("{at}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                enums(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A client generated from the document must send values the server reads: every enum value
+/// goes through the server's own deserializer for its schema and comes back unchanged.
+#[test]
+fn every_enum_value_in_the_document_is_one_the_server_reads() {
+    let doc = serde_json::to_value(firegrid::openapi::document()).unwrap();
+    let mut checks = firegrid::vocab::round_trips();
+    checks.push(("ErrorCode", |s| {
+        let code: firegrid::error::ErrorCode =
+            serde_json::from_value(s.into()).map_err(|e| e.to_string())?;
+        (code.as_str() == s)
+            .then_some(())
+            .ok_or_else(|| format!("{s:?} comes back as {}", code.as_str()))
+    }));
+    let mut found = Vec::new();
+    enums(&doc, String::new(), &mut found);
+    assert!(!found.is_empty());
+    for (at, value) in &found {
+        assert!(
+            !value.chars().any(|c| c.is_uppercase()),
+            "{at} lists {value:?}: the wire is snake_case"
+        );
+        // Vocabularies are named schemas; an inline enum would have no deserializer to name.
+        let name = at
+            .strip_prefix("/components/schemas/")
+            .filter(|n| !n.contains('/'))
+            .unwrap_or_else(|| panic!("{at} lists an inline enum; make it a named vocabulary"));
+        let (_, check) = checks
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no deserializer known for the schema {name}"));
+        if let Err(e) = check(value) {
+            panic!("{at} lists {value:?}, which the server does not read back: {e}");
+        }
+    }
+    // And every vocabulary is in the document, complete.
+    for (name, _) in &checks {
+        let at = format!("/components/schemas/{name}");
+        let listed = found.iter().filter(|(a, _)| *a == at).count();
+        assert!(listed > 0, "{name} is not in the document");
+    }
+}
+
+#[test]
+fn notifications_list_every_kind_the_server_sends() {
+    let doc = serde_json::to_value(firegrid::openapi::document()).unwrap();
+    let kinds = &doc["components"]["schemas"]["NotificationKind"]["enum"];
+    for kind in ["reported", "major_reported", "arrived", "deadline_soon"] {
+        assert!(
+            kinds.as_array().unwrap().iter().any(|k| k == kind),
+            "{kind} missing from {kinds}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["Notification"]["properties"]["kind"]["$ref"],
+        "#/components/schemas/NotificationKind"
+    );
+}
+
+/// The limits the document states are the ones the server enforces (attributes take only
+/// literals, so they are checked against the server's constants here).
+#[test]
+fn the_documented_limits_are_the_enforced_ones() {
+    let doc = serde_json::to_value(firegrid::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let limit = doc["paths"]["/api/v1/me/notifications"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()["schema"]
+        .clone();
+    assert_eq!(limit["minimum"], 1);
+    assert_eq!(limit["maximum"], firegrid::http::pagination::MAX_LIMIT);
+    for (schema, field) in [
+        ("NewUser", "password"),
+        ("PasswordReset", "new_password"),
+        ("PasswordChange", "new_password"),
+    ] {
+        let p = &schemas[schema]["properties"][field];
+        assert_eq!(
+            p["minLength"],
+            firegrid::auth::password::MIN_LEN,
+            "{schema}"
+        );
+        assert_eq!(
+            p["maxLength"],
+            firegrid::auth::password::MAX_LEN,
+            "{schema}"
+        );
+    }
+    use firegrid::premises::model::{ADDRESS_MAX, CONTACT_MAX, NAME_MAX};
+    for schema in ["NewPremises", "PremisesPatch"] {
+        let p = &schemas[schema]["properties"];
+        assert_eq!(p["name"]["maxLength"], NAME_MAX, "{schema}");
+        assert_eq!(p["address"]["maxLength"], ADDRESS_MAX, "{schema}");
+        assert_eq!(p["contact_name"]["maxLength"], CONTACT_MAX, "{schema}");
+    }
+    assert_eq!(
+        schemas["NewRegion"]["properties"]["code"]["pattern"],
+        r"^\s*[A-Za-z0-9-]{1,32}\s*$"
+    );
+}

@@ -277,6 +277,8 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<web::Js
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    /// At least 10 characters, not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 

@@ -2,6 +2,7 @@
 //! PostgreSQL for production), an r2d2 pool, embedded migrations, and the helpers every store
 //! uses to run diesel off the async workers.
 
+mod per_backend;
 pub mod schema;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{hazard_events, users};
 use crate::db::DbConn;
 use crate::error::AppResult;
+use crate::per_backend;
 use crate::vocab::{EventAction, Level, Status};
 
 /// The hash the first event of a case chains to.
@@ -218,10 +219,7 @@ pub fn append_many(
     // 12 columns: 500 rows stay well inside SQLite's and PostgreSQL's bind-parameter limits.
     for chunk in sealed.chunks(500) {
         let insert = diesel::insert_into(hazard_events::table).values(chunk);
-        match conn {
-            DbConn::Pg(c) => insert.execute(c)?,
-            DbConn::Sqlite(c) => insert.execute(c)?,
-        };
+        per_backend!(conn, |c| insert.execute(c))?;
     }
     Ok(())
 }

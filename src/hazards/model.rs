@@ -36,11 +36,17 @@ pub struct NewHazard {
     pub category: Category,
     pub severity: Severity,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
     /// Up to 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub description: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub address: Option<String>,
+    /// WGS-84, given together with `lng`.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: Option<f64>,
     pub source: Source,
     /// When the phone saw it (RFC 3339); kept apart from the server's receipt time.
@@ -52,7 +58,9 @@ pub struct NewHazard {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: ActionKind,
-    /// escalate, transfer_to_police, reject_report, reject_closure, reopen.
+    /// escalate, transfer_to_police, reject_report, reject_closure, reopen. Up to 500
+    /// characters.
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     /// escalate: the level to go to; only a major hazard may skip levels.
     pub to_level: Option<Level>,
@@ -62,11 +70,14 @@ pub struct ActionRequest {
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// record_enforcement.
     pub measure: Option<Measure>,
-    /// record_enforcement: the enforcement document number.
+    /// record_enforcement: the enforcement document number, up to 64 characters.
+    #[schema(max_length = 64)]
     pub document_no: Option<String>,
-    /// submit_rectification, spot_check.
+    /// submit_rectification, spot_check. Up to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
-    /// submit_rectification: photos of this case.
+    /// submit_rectification: photos of this case, at most 20.
+    #[schema(max_items = 20)]
     pub attachment_ids: Option<Vec<i64>>,
     /// approve_closure.
     pub outcome: Option<Outcome>,
@@ -74,7 +85,8 @@ pub struct ActionRequest {
     pub duplicate_of: Option<i64>,
     /// spot_check.
     pub passed: Option<bool>,
-    /// comment.
+    /// comment. Up to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub text: Option<String>,
     /// Refuse with 409 version_conflict unless the case still has this version.
     pub expected_version: Option<i32>,

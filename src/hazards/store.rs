@@ -24,8 +24,8 @@ use crate::hazards::workflow::{self, Actor, CaseState, Effects, Notify, Refusal}
 use crate::notifications::store::{self as notify, Place};
 use crate::regions::model::RegionRef;
 use crate::regions::store as region_store;
-use crate::scope_filter;
 use crate::vocab::{EventAction, NotificationKind, OrgKind, RegionLevel};
+use crate::{per_backend, scope_filter};
 use diesel::sql_types::{Bool, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -437,10 +437,9 @@ pub fn create(
         hazards::version.eq(1),
     ));
     // The new row comes back with the insert (RETURNING, built per backend): no second read.
-    let row: HazardRow = match conn {
-        DbConn::Pg(c) => insert.returning(HazardRow::as_returning()).get_result(c)?,
-        DbConn::Sqlite(c) => insert.returning(HazardRow::as_returning()).get_result(c)?,
-    };
+    let row: HazardRow = per_backend!(conn, |c| insert
+        .returning(HazardRow::as_returning())
+        .get_result(c))?;
     let id = row.id;
     let params = serde_json::json!({
         "category": new.category, "severity": new.severity, "source": new.source,
@@ -551,18 +550,11 @@ fn write_effects(
     let target = hazards::table
         .find(row.id)
         .filter(hazards::version.eq(row.version));
-    let after: Option<HazardRow> = match conn {
-        DbConn::Pg(c) => diesel::update(target)
-            .set(&changes)
-            .returning(HazardRow::as_returning())
-            .get_result(c)
-            .optional()?,
-        DbConn::Sqlite(c) => diesel::update(target)
-            .set(&changes)
-            .returning(HazardRow::as_returning())
-            .get_result(c)
-            .optional()?,
-    };
+    let after: Option<HazardRow> = per_backend!(conn, |c| diesel::update(target)
+        .set(&changes)
+        .returning(HazardRow::as_returning())
+        .get_result(c)
+        .optional())?;
     let Some(after) = after else {
         return Ok(None);
     };
@@ -733,16 +725,10 @@ pub fn expire_batch(
         let ids: Vec<i64> = cases.iter().map(|(row, _)| row.id).collect();
         let target = hazards::table.filter(hazards::id.eq_any(&ids));
         let set = (changes, hazards::version.eq(hazards::version + 1));
-        let after: Vec<HazardRow> = match conn {
-            DbConn::Pg(c) => diesel::update(target)
-                .set(set)
-                .returning(HazardRow::as_returning())
-                .get_results(c)?,
-            DbConn::Sqlite(c) => diesel::update(target)
-                .set(set)
-                .returning(HazardRow::as_returning())
-                .get_results(c)?,
-        };
+        let after: Vec<HazardRow> = per_backend!(conn, |c| diesel::update(target)
+            .set(set)
+            .returning(HazardRow::as_returning())
+            .get_results(c))?;
         let after: HashMap<i64, HazardRow> = after.into_iter().map(|r| (r.id, r)).collect();
         let changed: Vec<(&HazardRow, &HazardRow, &Effects)> = cases
             .iter()

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{notifications, organization_jurisdictions, role_assignments, users};
 use crate::db::DbConn;
 use crate::error::AppResult;
+use crate::per_backend;
 use crate::vocab::{NotificationKind, OrgKind, Role};
 
 /// Where a case sits, read off its group's path: the last four ids are county, township,
@@ -249,10 +250,7 @@ pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppR
             })
             .collect();
         let insert = diesel::insert_into(notifications::table).values(&rows);
-        match conn {
-            DbConn::Pg(c) => insert.execute(c)?,
-            DbConn::Sqlite(c) => insert.execute(c)?,
-        };
+        per_backend!(conn, |c| insert.execute(c))?;
     }
     Ok(out.len())
 }

@@ -65,6 +65,7 @@ pub struct Organization {
 pub struct NewOrganization {
     pub kind: OrgKind,
     /// e.g. 李家山派出所
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     /// The region it sits in.
     pub region_id: i64,
@@ -73,5 +74,7 @@ pub struct NewOrganization {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JurisdictionUpdate {
+    /// At most 500.
+    #[schema(max_items = 500)]
     pub region_ids: Vec<i64>,
 }

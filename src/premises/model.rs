@@ -57,14 +57,22 @@ pub struct NewPremises {
     /// The group (small grid) it lies in.
     pub group_id: i64,
     /// 1–64 characters, unique within the group, e.g. 李家山便民超市.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
     pub category: PremisesCategory,
     /// 1–128 characters.
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub address: String,
     /// Latitude and longitude come together or not at all.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: Option<f64>,
+    /// Up to 32 characters; empty means none.
+    #[schema(max_length = 32)]
     pub contact_name: Option<String>,
+    /// 5–20 digits; empty means none.
+    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
     pub contact_phone: Option<String>,
     /// Default false.
     #[serde(default)]
@@ -78,16 +86,20 @@ pub struct NewPremises {
 pub struct PremisesPatch {
     /// Move to another group (writable by the caller too).
     pub group_id: Option<i64>,
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
     pub category: Option<PremisesCategory>,
+    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
     pub address: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -90, maximum = 90)]
     pub lat: Option<Option<f64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -180, maximum = 180)]
     pub lng: Option<Option<f64>>,
+    #[schema(max_length = 32)]
     pub contact_name: Option<String>,
+    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
     pub contact_phone: Option<String>,
     pub signage: Option<bool>,
 }

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use crate::db::schema::regions;
 pub use crate::vocab::RegionLevel;
+use crate::vocab::Role;
 
 impl RegionLevel {
     pub fn depth(self) -> usize {
@@ -89,8 +90,10 @@ pub struct NewRegion {
     pub parent_id: Option<i64>,
     pub level: RegionLevel,
     /// Chinese name, 1–64 characters, e.g. 李家山镇.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: String,
-    /// Administrative code, unique, e.g. 630122101.
+    /// Administrative code, unique, e.g. 630122101: 1–32 letters, digits or '-'.
+    #[schema(pattern = r"^\s*[A-Za-z0-9-]{1,32}\s*$")]
     pub code: String,
 }
 
@@ -100,8 +103,10 @@ pub struct NewRegion {
 #[serde(deny_unknown_fields)]
 pub struct RegionPatch {
     /// Chinese name, 1–64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
-    /// Administrative code, unique.
+    /// Administrative code, unique: 1–32 letters, digits or '-'.
+    #[schema(pattern = r"^\s*[A-Za-z0-9-]{1,32}\s*$")]
     pub code: Option<String>,
 }
 
@@ -118,8 +123,7 @@ pub struct SupervisorUpdate {
 impl RegionLevel {
     /// The roles that may supervise a grid of this level (held on its parent region); empty for
     /// levels that have no supervisor.
-    pub fn supervisor_roles(self) -> &'static [crate::auth::roles::Role] {
-        use crate::auth::roles::Role;
+    pub fn supervisor_roles(self) -> &'static [Role] {
         match self {
             RegionLevel::Township => &[Role::CountyOfficial, Role::Admin],
             RegionLevel::Village => &[Role::TownshipOfficial],
@@ -176,7 +180,6 @@ mod tests {
 
     #[test]
     fn supervisors_come_from_the_tier_above() {
-        use crate::auth::roles::Role;
         assert_eq!(
             RegionLevel::Township.supervisor_roles(),
             [Role::CountyOfficial, Role::Admin]

@@ -42,20 +42,27 @@ pub struct User {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// Usually a mobile number: 3–64 of letters, digits, '.', '_', '-', '@' (kept lowercase).
+    #[schema(pattern = r"^\s*[A-Za-z0-9._@-]{3,64}\s*$")]
     pub username: String,
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: String,
+    #[schema(pattern = r"^\s*\+?-*([0-9]-*){5,20}\s*$")]
     pub phone: Option<String>,
     /// The account's home region; omitted only by a global administrator for a global account.
     pub region_id: Option<i64>,
     /// At least 10 characters, not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: Option<String>,
     /// An empty string clears it.
+    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
     pub phone: Option<String>,
     pub region_id: Option<i64>,
     /// Disabling ends every session of the account at once.
@@ -71,6 +78,7 @@ pub struct NewAssignment {
     /// For police officers (a police station) and fire officers (a fire department).
     pub organization_id: Option<i64>,
     /// Committee title of a township official, e.g. 副镇长.
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub title: Option<String>,
     /// Background of a small-grid roster member (一长三员).
     pub background: Option<Background>,
@@ -79,5 +87,7 @@ pub struct NewAssignment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
+    /// At least 10 characters, not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
