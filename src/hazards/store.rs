@@ -788,10 +788,7 @@ fn record_stalls(
             ))
             .on_conflict_do_nothing();
         // ON CONFLICT is per backend in diesel (not through the multi-backend connection).
-        let inserted = match conn {
-            DbConn::Pg(c) => insert.execute(c)?,
-            DbConn::Sqlite(c) => insert.execute(c)?,
-        };
+        let inserted = per_backend!(conn, |c| insert.execute(c))?;
         if inserted == 1 {
             fresh.push((*row, fx));
         }
