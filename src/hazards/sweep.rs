@@ -14,6 +14,7 @@ use crate::db::{self, DbConn};
 use crate::error::AppResult;
 use crate::hazards::model::Status;
 use crate::hazards::store::{self, HazardRow};
+use crate::vocab::OrgKind;
 use crate::AppState;
 use diesel::dsl::{exists, not};
 
@@ -50,7 +51,7 @@ fn claim_due(
                 ))
                 .or(exists(
                     organization_jurisdictions::table
-                        .filter(organization_jurisdictions::kind.eq("police_station"))
+                        .filter(organization_jurisdictions::kind.eq(OrgKind::PoliceStation))
                         .filter(organization_jurisdictions::region_id.eq(hazards::township_id)),
                 )),
             )

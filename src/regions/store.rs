@@ -272,11 +272,10 @@ pub fn role_holders(
     on: i64,
 ) -> AppResult<Vec<i64>> {
     use crate::db::schema::{role_assignments, users};
-    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     Ok(role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::region_id.eq(on))
-        .filter(role_assignments::role.eq_any(names))
+        .filter(role_assignments::role.eq_any(roles))
         .filter(users::disabled.eq(false))
         .select(role_assignments::user_id)
         .distinct()

@@ -134,7 +134,7 @@ pub fn update(conn: &mut DbConn, row: &UserRow, changes: &UserChanges) -> AppRes
 /// read, so a refusal leaves the transaction usable (the importer goes on with the next line).
 pub fn ensure_sole_leader(conn: &mut DbConn, group: &RegionRow, user_id: i64) -> AppResult<()> {
     let other: Option<i64> = role_assignments::table
-        .filter(role_assignments::role.eq(Role::GridLeader.as_str()))
+        .filter(role_assignments::role.eq(Role::GridLeader))
         .filter(role_assignments::region_id.eq(group.id))
         .filter(role_assignments::user_id.ne(user_id))
         .select(role_assignments::user_id)
