@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpRequest};
 use tracing_actix_web::TracingLogger;
 
 use crate::error::AppError;
-use crate::http::{controls, headers, ops, problem};
+use crate::http::{controls, docs, headers, ops, problem};
 use crate::{openapi, telemetry, AppState};
 
 pub fn build_app(
@@ -41,6 +41,7 @@ pub fn build_app(
                 async move { ops::serve_spec(spec) }
             }),
         )
+        .configure(docs::configure)
         .default_service(web::to(move |req: HttpRequest| {
             let table = route_table.clone();
             async move { table.respond(&req) }

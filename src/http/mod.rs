@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every domain module: the JSON extractor, pagination, problem+json
-//! for errors that do not come from our handlers, and the operations endpoints.
+//! for errors that do not come from our handlers, the operations endpoints and the `/docs` page.
 
 pub mod controls;
+pub mod docs;
 pub mod headers;
 pub mod json;
 pub mod ops;
