@@ -62,6 +62,20 @@ pub enum Command {
     },
     /// Fill an empty database with the demo county 湟中区 and one account per role.
     Demo,
+    /// Copy a SQLite deployment (database and photos) into a new directory while it serves.
+    /// On PostgreSQL use pg_dump (see the README).
+    Backup {
+        /// The directory to create (or an empty one).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup directory back as this deployment's database and photos; refuses unless
+    /// both are empty.
+    Restore {
+        /// A directory written by `firegrid backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod attachments;
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Verify) => audit_verify(&cli.config),
         Command::Import { file } => import(&cli.config, &file),
         Command::Demo => demo(&cli.config),
+        Command::Backup { to } => backup(&cli.config, &to),
+        Command::Restore { from } => restore(&cli.config, &from),
         Command::Openapi => {
             print!("{}", openapi::to_json(&openapi::document()));
             Ok(())
@@ -53,6 +55,18 @@ fn audit_verify(config: &Config) -> Result<(), CommandError> {
             broken.len()
         )))
     }
+}
+
+fn backup(config: &Config, to: &std::path::Path) -> Result<(), CommandError> {
+    let s = firegrid::backup::backup(&config.database_url(), &config.data_dir, to)?;
+    println!("backed up to {}: {s}", to.display());
+    Ok(())
+}
+
+fn restore(config: &Config, from: &std::path::Path) -> Result<(), CommandError> {
+    let s = firegrid::backup::restore(&config.database_url(), &config.data_dir, from)?;
+    println!("restored from {}: {s}", from.display());
+    Ok(())
 }
 
 fn user(config: &Config, cmd: UserCommand) -> Result<(), CommandError> {
