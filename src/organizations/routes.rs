@@ -1,6 +1,7 @@
 //! `/api/v1/organizations`
 
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,6 +11,7 @@ use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
+use crate::idempotency::Idempotent;
 use crate::organizations::model::{
     JurisdictionUpdate, NewOrganization, OrgKind, OrgRow, Organization,
 };
@@ -46,36 +48,42 @@ fn visible(conn: &mut db::DbConn, p: &Principal, id: i64) -> AppResult<OrgRow> {
     Ok(row)
 }
 
-/// Register an organisation in a region of the caller's scope.
+/// Register an organisation in a region of the caller's scope. Send an `Idempotency-Key` so
+/// that a retry after a lost response returns the first organisation instead of a second one.
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), request_body = NewOrganization,
-    responses((status = 201, body = Organization), StdErrors))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = Organization), StdErrors))]
 #[post("/organizations")]
 pub async fn create_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    http: HttpRequest,
     body: JsonBody<NewOrganization>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
     let mut checks = Checks::new();
     let name = checks.name("name", &req.name, 64);
     checks.finish()?;
-    let out = caller
+    let once = Idempotent::json(&http, "POST /organizations", &req)?;
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            let region = region_store::get(conn, req.region_id)?;
-            authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
-            let allowed = req.kind.home_levels();
-            if !allowed.contains(&region.level) {
-                let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
-                return Err(AppError::field(
-                    "region_id",
-                    format!("a {} sits in a {}", req.kind, names.join(" or ")),
-                ));
-            }
-            let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
-            one(conn, &p, &row)
+            once.run(conn, p.user_id, |conn| {
+                let region = region_store::get(conn, req.region_id)?;
+                authorize(&p, Capability::ManageGrid, Target::Region(&region.path))?;
+                let allowed = req.kind.home_levels();
+                if !allowed.contains(&region.level) {
+                    let names: Vec<&str> = allowed.iter().map(|l| l.as_str()).collect();
+                    return Err(AppError::field(
+                        "region_id",
+                        format!("a {} sits in a {}", req.kind, names.join(" or ")),
+                    ));
+                }
+                let row = store::insert(conn, req.kind, &name, region.id, db::now())?;
+                Ok((StatusCode::CREATED, one(conn, &p, &row)?))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    Ok(reply.respond())
 }
 
 /// One organisation with its jurisdiction.

@@ -83,7 +83,7 @@ pub struct RegionDetail {
     pub supervisor: Option<PersonRef>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRegion {
     /// Omitted only for a deployment's root (global administrators only).

@@ -1,6 +1,7 @@
 //! `/api/v1/regions`
 
-use actix_web::{delete, get, patch, post, put, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -10,6 +11,7 @@ use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
+use crate::idempotency::Idempotent;
 use crate::regions::model::{
     NewRegion, Region, RegionDetail, RegionLevel, RegionPatch, RegionRow, SupervisorUpdate,
 };
@@ -51,13 +53,16 @@ pub(crate) fn region_for(
 }
 
 /// Create a region: a root (global administrators only) or a child exactly one level below
-/// its parent.
+/// its parent. Send an `Idempotency-Key` so that a retry after a lost response returns the
+/// first result instead of a 409 for the taken code.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), request_body = NewRegion,
-    responses((status = 201, description = "created", body = RegionDetail), StdErrors))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = RegionDetail), StdErrors))]
 #[post("/regions")]
 pub async fn create_region(
     state: web::Data<AppState>,
     caller: Caller,
+    http: HttpRequest,
     body: JsonBody<NewRegion>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
@@ -65,24 +70,27 @@ pub async fn create_region(
     let name = checks.name("name", &req.name, 64);
     let code = checks.code("code", &req.code);
     checks.finish()?;
-    let created = caller
+    let once = Idempotent::json(&http, "POST /regions", &req)?;
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            let parent = match req.parent_id {
-                Some(id) => {
-                    let parent = store::get(conn, id)?;
-                    authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
-                    Some(parent)
-                }
-                None => {
-                    authorize(&p, Capability::ManageGrid, Target::Top)?;
-                    None
-                }
-            };
-            let row = store::create(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
-            detail(conn, &row)
+            once.run(conn, p.user_id, |conn| {
+                let parent = match req.parent_id {
+                    Some(id) => {
+                        let parent = store::get(conn, id)?;
+                        authorize(&p, Capability::ManageGrid, Target::Region(&parent.path))?;
+                        Some(parent)
+                    }
+                    None => {
+                        authorize(&p, Capability::ManageGrid, Target::Top)?;
+                        None
+                    }
+                };
+                let row = store::create(conn, parent.as_ref(), req.level, &name, &code, db::now())?;
+                Ok((StatusCode::CREATED, detail(conn, &row)?))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(created))
+    Ok(reply.respond())
 }
 
 /// One region with its breadcrumb.

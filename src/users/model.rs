@@ -69,7 +69,7 @@ pub struct UserPatch {
     pub disabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAssignment {
     pub role: Role,

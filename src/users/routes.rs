@@ -1,7 +1,8 @@
 //! `/api/v1/users`: accounts and role assignments, for administrators inside their subtree.
 
-use actix_web::{delete, get, patch, post, web, HttpResponse};
-use serde::Deserialize;
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use crate::auth::policy::{
@@ -14,6 +15,7 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::http::pagination::PageParams;
 use crate::http::{JsonBody, Page};
+use crate::idempotency::Idempotent;
 use crate::organizations::store as org_store;
 use crate::regions::store as region_store;
 use crate::regions::supervision;
@@ -72,16 +74,46 @@ fn one(conn: &mut DbConn, p: &Principal, row: UserRow) -> AppResult<User> {
         .ok_or_else(AppError::not_found)
 }
 
-/// Create an account in a region of the caller's subtree.
+/// What makes two `POST /users` "the same request" for `Idempotency-Key`: the body **without
+/// the password**. The fingerprint is kept for two days next to the key, and a plain digest
+/// of a password is something an attacker who copies the database could test a dictionary
+/// against at billions of guesses a second, where the stored argon2 hash allows a handful. A
+/// keyed hash (HMAC) would only move the problem: the key would be the JWT secret, which by
+/// default lives in the same data directory as the SQLite file. The price is small: a retry
+/// that differs only in its password is a replay (the account keeps the first password, and an
+/// administrator can reset it), not 422 `idempotency_key_reused`.
+#[derive(Serialize)]
+struct AccountRequest<'a> {
+    username: &'a str,
+    display_name: &'a str,
+    phone: Option<&'a str>,
+    region_id: Option<i64>,
+}
+
+/// Create an account in a region of the caller's subtree. Send an `Idempotency-Key` so that a
+/// retry after a lost response returns the first account instead of a 409 for the taken
+/// username.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 201, body = User), StdErrors))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = User), StdErrors))]
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
+    http: HttpRequest,
     body: JsonBody<NewUser>,
 ) -> AppResult<HttpResponse> {
     let req = body.into_inner();
+    let once = Idempotent::json(
+        &http,
+        "POST /users",
+        &AccountRequest {
+            username: &req.username,
+            display_name: &req.display_name,
+            phone: req.phone.as_deref(),
+            region_id: req.region_id,
+        },
+    );
     // Checked before the (slow) hash, and again in the transaction that writes.
     let (username, display_name, phone, region_id, password) = caller
         .clone()
@@ -99,25 +131,29 @@ pub async fn create_user(
             Ok((username, display_name, phone, req.region_id, req.password))
         })
         .await?;
+    // A malformed key is reported after the role and field checks, as for premises.
+    let once = once?;
     let hash = crate::auth::hash_password(&state, password).await?;
-    let out = caller
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            authorize_region(conn, &p, region_id)?;
-            let row = store::insert(
-                conn,
-                store::NewUserRow {
-                    username: &username,
-                    display_name: &display_name,
-                    phone: phone.as_deref(),
-                    region_id,
-                    password_hash: &hash,
-                },
-                db::now(),
-            )?;
-            one(conn, &p, row)
+            once.run(conn, p.user_id, |conn| {
+                authorize_region(conn, &p, region_id)?;
+                let row = store::insert(
+                    conn,
+                    store::NewUserRow {
+                        username: &username,
+                        display_name: &display_name,
+                        phone: phone.as_deref(),
+                        region_id,
+                        password_hash: &hash,
+                    },
+                    db::now(),
+                )?;
+                Ok((StatusCode::CREATED, one(conn, &p, row)?))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    Ok(reply.respond())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -240,14 +276,19 @@ pub async fn patch_user(
     Ok(web::Json(out))
 }
 
-/// Grant a role bound to a region or organisation inside the caller's subtree.
-#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), request_body = NewAssignment,
-    responses((status = 201, body = User), StdErrors))]
+/// Grant a role bound to a region or organisation inside the caller's subtree. Send an
+/// `Idempotency-Key` so that a retry after a lost response returns the first result instead of
+/// a 409 for the role the first attempt granted.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewAssignment,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "retry-safe grant")),
+    responses((status = 201, description = "granted (or, for a repeated Idempotency-Key, the first result)", body = User), StdErrors))]
 #[post("/users/{id}/roles")]
 pub async fn grant_role(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
+    http: HttpRequest,
     body: JsonBody<NewAssignment>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
@@ -261,56 +302,59 @@ pub async fn grant_role(
         );
     }
     checks.finish()?;
-    let out = caller
+    let once = Idempotent::json(&http, &format!("POST /users/{id}/roles"), &req)?;
+    let reply = caller
         .run_tx(&state.pool, move |conn, p| {
-            managed(conn, &p, id)?;
-            let mut region = None;
-            let bound = match (req.region_id, req.organization_id) {
-                (Some(rid), _) => {
-                    let r = region_store::get(conn, rid)?;
-                    authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
-                    let bound = Bound::Region(r.level);
-                    region = Some(r);
-                    bound
-                }
-                (None, Some(oid)) => {
-                    let org = org_store::get(conn, oid)?;
-                    let home = region_store::get(conn, org.region_id)?;
-                    authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
-                    // An officer sees the whole jurisdiction: all of it must be the granter's.
-                    authorize_reach(
-                        &p,
-                        Capability::ManageAccounts,
-                        &org_store::reach(conn, &org)?,
-                    )?;
-                    Bound::Organization(org.kind)
-                }
-                (None, None) => {
-                    if req.role == Role::Admin {
-                        // An unbound admin is a global administrator: only one may make another.
-                        authorize(&p, Capability::ManageAccounts, Target::Top)?;
+            once.run(conn, p.user_id, |conn| {
+                managed(conn, &p, id)?;
+                let mut region = None;
+                let bound = match (req.region_id, req.organization_id) {
+                    (Some(rid), _) => {
+                        let r = region_store::get(conn, rid)?;
+                        authorize(&p, Capability::ManageAccounts, Target::Region(&r.path))?;
+                        let bound = Bound::Region(r.level);
+                        region = Some(r);
+                        bound
                     }
-                    Bound::Nothing
+                    (None, Some(oid)) => {
+                        let org = org_store::get(conn, oid)?;
+                        let home = region_store::get(conn, org.region_id)?;
+                        authorize(&p, Capability::ManageAccounts, Target::Region(&home.path))?;
+                        // An officer sees the whole jurisdiction: all of it must be the granter's.
+                        authorize_reach(
+                            &p,
+                            Capability::ManageAccounts,
+                            &org_store::reach(conn, &org)?,
+                        )?;
+                        Bound::Organization(org.kind)
+                    }
+                    (None, None) => {
+                        if req.role == Role::Admin {
+                            // An unbound admin is a global administrator: only one may make another.
+                            authorize(&p, Capability::ManageAccounts, Target::Top)?;
+                        }
+                        Bound::Nothing
+                    }
+                };
+                grants::check(req.role, bound, title.as_deref(), req.background)?;
+                if let (Role::GridLeader, Some(group)) = (req.role, &region) {
+                    store::ensure_sole_leader(conn, group, id)?;
                 }
-            };
-            grants::check(req.role, bound, title.as_deref(), req.background)?;
-            if let (Role::GridLeader, Some(group)) = (req.role, &region) {
-                store::ensure_sole_leader(conn, group, id)?;
-            }
-            store::add_role(
-                conn,
-                id,
-                req.role,
-                req.region_id,
-                req.organization_id,
-                title.as_deref(),
-                req.background,
-            )?;
-            let row = store::get(conn, id)?;
-            one(conn, &p, row)
+                store::add_role(
+                    conn,
+                    id,
+                    req.role,
+                    req.region_id,
+                    req.organization_id,
+                    title.as_deref(),
+                    req.background,
+                )?;
+                let row = store::get(conn, id)?;
+                Ok((StatusCode::CREATED, one(conn, &p, row)?))
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    Ok(reply.respond())
 }
 
 /// Remove a role assignment.
