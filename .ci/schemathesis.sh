@@ -8,8 +8,9 @@
 # SCHEMATHESIS_MAX_TIME (seconds per backend, default 150), SCHEMATHESIS_SEED,
 # SCHEMATHESIS_BACKENDS ("sqlite postgres" by default), FIREGRID_BIN (a built server to use).
 #
-# Not yet called from .ci/run: it still reports the enum casing and missing constraints of
-# issue 10 item 9 (PascalCase enums, `limit` and string bounds), which land separately.
+# Not yet called from .ci/run: the document does not yet state the Idempotency-Key format
+# (1–255 visible ASCII) nor that strings carry no C0 control characters, and the fuzzer rightly
+# reports both (positive_data_acceptance); wire it in once they are in api-spec/openapi.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,10 @@ trap cleanup EXIT
 # The allow-list, one rule a line with its reason after `#`:
 #   check <check> <METHOD> <path>   that check does not apply to that operation
 #   skip <METHOD> <path>            the operation is not fuzzed at all
-# written into a schemathesis config file as per-operation settings.
+# written into a schemathesis config file as per-operation settings. An operation is named by
+# its label (`include-name = "POST /api/v1/auth/logout"`): schemathesis ORs the include filters
+# of one [[operations]] entry, so `include-method` plus `include-path` would match every POST
+# (which is how an earlier version of this script left 16 of the 46 operations untested).
 # Every check is switched on here rather than with `--checks all`, which would override the
 # per-operation exceptions (the command line takes precedence over the config file).
 config="$WORK/schemathesis.toml"
@@ -55,8 +59,8 @@ config="$WORK/schemathesis.toml"
 } > "$config"
 grep -vE '^[[:space:]]*(#|$)' "$ALLOW" | sed 's/#.*//' | while read -r kind a b c; do
   case "$kind" in
-    check) printf '[[operations]]\ninclude-method = "%s"\ninclude-path = "%s"\nchecks.%s.enabled = false\n\n' "$b" "$c" "$a" ;;
-    skip) printf '[[operations]]\ninclude-method = "%s"\ninclude-path = "%s"\nenabled = false\n\n' "$a" "$b" ;;
+    check) printf '[[operations]]\ninclude-name = "%s %s"\nchecks.%s.enabled = false\n\n' "$b" "$c" "$a" ;;
+    skip) printf '[[operations]]\ninclude-name = "%s %s"\nenabled = false\n\n' "$a" "$b" ;;
     *) echo "unknown allow-list rule: $kind" >&2; exit 1 ;;
   esac
 done >> "$config"

@@ -35,6 +35,19 @@ pub const KEEP_HOURS: i64 = 48;
 /// Marks a response that repeats the stored one of an earlier request with the same key.
 pub const REPLAYED: &str = "idempotent-replayed";
 
+/// The `Idempotency-Key` header as the OpenAPI document states it, with the format `key_of`
+/// enforces, so that a generated client (or a fuzzer) sends only keys the server takes: every
+/// operation that honours a key lists `params(crate::idempotency::KeyHeader)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct KeyHeader {
+    /// Retry-safe creation: a retry with the same key and the same request gets the first
+    /// response (marked `Idempotent-Replayed: true`) and changes nothing; the same key with
+    /// another request is 422 `idempotency_key_reused`. Kept for 48 hours.
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,255}$")]
+    pub idempotency_key: Option<String>,
+}
+
 /// One request that may be retried: its key (when the client sent one) and its fingerprint.
 #[derive(Debug, Clone)]
 pub struct Idempotent {

@@ -97,7 +97,7 @@ fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
 /// 415), at most 10 MiB (else 413, nothing kept). EXIF capture time and GPS position are kept
 /// in the record; the stored and served image has its metadata removed.
 #[utoipa::path(tag = "hazards", security(("bearer" = [])),
-    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry-safe upload")),
+    params(("id" = i64, Path), crate::idempotency::KeyHeader),
     request_body(content_type = "multipart/form-data", description = "one file field named `file`"),
     responses((status = 201, body = Attachment), StdErrors))]
 #[post("/hazards/{id}/attachments")]

@@ -71,7 +71,7 @@ fn one(conn: &mut db::DbConn, p: &Principal, row: store::HazardRow) -> AppResult
 /// Report a hazard (立案建档) in a group of the caller's scope. Send an `Idempotency-Key` so that
 /// a retry after a lost response returns the same case instead of a second one.
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), request_body = NewHazard,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, body = Hazard), StdErrors))]
 #[post("/hazards")]
 pub async fn report_hazard(
@@ -140,7 +140,7 @@ pub async fn hazard_events(
 /// Take an action on a case (SPEC §5). 403 when your roles never allow it, 409
 /// `invalid_transition` when not now, 409 `version_conflict` on a stale `expected_version`.
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(("id" = i64, Path),
-    ("Idempotency-Key" = Option<String>, Header, description = "retry-safe action")),
+    crate::idempotency::KeyHeader),
     request_body = ActionRequest, responses((status = 200, body = Hazard), StdErrors))]
 #[post("/hazards/{id}/actions")]
 pub async fn act_on_hazard(

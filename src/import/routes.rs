@@ -42,7 +42,7 @@ fn is_csv(req: &HttpRequest) -> bool {
 /// retry after a lost response returns the first report (whose counts say what that run
 /// created) rather than one saying everything was unchanged.
 #[utoipa::path(tag = "import", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe import")),
+    params(crate::idempotency::KeyHeader),
     request_body(content = String, content_type = "text/csv", description = "the CSV file"),
     responses((status = 200, description = "applied: what was created, updated and left unchanged", body = ImportReport), StdErrors))]
 #[post("/import")]

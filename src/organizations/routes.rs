@@ -51,7 +51,7 @@ fn visible(conn: &mut db::DbConn, p: &Principal, id: i64) -> AppResult<OrgRow> {
 /// Register an organisation in a region of the caller's scope. Send an `Idempotency-Key` so
 /// that a retry after a lost response returns the first organisation instead of a second one.
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), request_body = NewOrganization,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = Organization), StdErrors))]
 #[post("/organizations")]
 pub async fn create_organization(

@@ -59,7 +59,7 @@ fn writable_group(conn: &mut DbConn, p: &Principal, group_id: i64) -> AppResult<
 /// Register premises in a group. Send an `Idempotency-Key` so that a retry after a lost
 /// response returns the first result instead of a 409.
 #[utoipa::path(tag = "premises", security(("bearer" = [])), request_body = NewPremises,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = Premises), StdErrors))]
 #[post("/premises")]
 pub async fn create_premises(

@@ -56,7 +56,7 @@ pub(crate) fn region_for(
 /// its parent. Send an `Idempotency-Key` so that a retry after a lost response returns the
 /// first result instead of a 409 for the taken code.
 #[utoipa::path(tag = "regions", security(("bearer" = [])), request_body = NewRegion,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = RegionDetail), StdErrors))]
 #[post("/regions")]
 pub async fn create_region(

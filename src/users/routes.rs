@@ -94,7 +94,7 @@ struct AccountRequest<'a> {
 /// retry after a lost response returns the first account instead of a 409 for the taken
 /// username.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe creation")),
+    params(crate::idempotency::KeyHeader),
     responses((status = 201, description = "created (or, for a repeated Idempotency-Key, the first result)", body = User), StdErrors))]
 #[post("/users")]
 pub async fn create_user(
@@ -281,7 +281,7 @@ pub async fn patch_user(
 /// a 409 for the role the first attempt granted.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewAssignment,
     params(("id" = i64, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "retry-safe grant")),
+        crate::idempotency::KeyHeader),
     responses((status = 201, description = "granted (or, for a repeated Idempotency-Key, the first result)", body = User), StdErrors))]
 #[post("/users/{id}/roles")]
 pub async fn grant_role(
