@@ -23,7 +23,7 @@ use crate::error::CommandError;
 /// The database file inside a backup directory.
 pub const DATABASE_FILE: &str = "firegrid.sqlite3";
 /// Where photos live, in the data directory and in a backup alike.
-const PHOTOS_DIR: &str = "attachments";
+pub(crate) const PHOTOS_DIR: &str = "attachments";
 
 /// What a backup holds, as counted in the copy itself.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ fn is_empty_dir(dir: &Path) -> Result<bool, CommandError> {
 
 /// Copies the photo files (`ab/<sha256>`) from `from` to `to`, skipping the temporary files of
 /// uploads in flight (`.<sha256>.<uuid>`); returns how many were copied.
-fn copy_photos(from: &Path, to: &Path) -> Result<u64, CommandError> {
+pub(crate) fn copy_photos(from: &Path, to: &Path) -> Result<u64, CommandError> {
     let mut copied = 0;
     let shards = match std::fs::read_dir(from) {
         Ok(shards) => shards,

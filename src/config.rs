@@ -76,6 +76,21 @@ pub enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Copy a SQLite deployment into an empty PostgreSQL database (migrated first), with its
+    /// photos, and check the copy (row counts, audit verify); refuses a non-empty target.
+    /// The photos are read from --data-dir (FIREGRID_DATA_DIR).
+    MigrateData {
+        /// The SQLite database file (stop its server first).
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL URL of the new, empty database.
+        #[arg(long)]
+        to: String,
+        /// The PostgreSQL servers' data directory: the photos are copied into its attachments/.
+        /// Without it the photos stay in --data-dir, which the new servers then use.
+        #[arg(long)]
+        photos_to: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -264,6 +264,13 @@ impl From<AppError> for CommandError {
     }
 }
 
+impl From<diesel::result::Error> for CommandError {
+    /// For diesel's `transaction`, whose error type must take its own errors (BEGIN, COMMIT).
+    fn from(e: diesel::result::Error) -> Self {
+        CommandError::caused_by("a database statement failed", e)
+    }
+}
+
 impl From<String> for CommandError {
     fn from(message: String) -> Self {
         CommandError::new(message)

@@ -18,6 +18,7 @@ pub mod hazards;
 pub mod http;
 pub mod idempotency;
 pub mod import;
+pub mod migrate_data;
 pub mod notifications;
 pub mod openapi;
 pub mod organizations;

@@ -20,6 +20,11 @@ fn main() -> ExitCode {
         Command::Demo => demo(&cli.config),
         Command::Backup { to } => backup(&cli.config, &to),
         Command::Restore { from } => restore(&cli.config, &from),
+        Command::MigrateData {
+            from,
+            to,
+            photos_to,
+        } => migrate_data(&cli.config, &from, &to, photos_to.as_deref()),
         Command::Openapi => {
             print!("{}", openapi::to_json(&openapi::document()));
             Ok(())
@@ -66,6 +71,22 @@ fn backup(config: &Config, to: &std::path::Path) -> Result<(), CommandError> {
 fn restore(config: &Config, from: &std::path::Path) -> Result<(), CommandError> {
     let s = firegrid::backup::restore(&config.database_url(), &config.data_dir, from)?;
     println!("restored from {}: {s}", from.display());
+    Ok(())
+}
+
+fn migrate_data(
+    config: &Config,
+    from: &std::path::Path,
+    to: &str,
+    photos_to: Option<&std::path::Path>,
+) -> Result<(), CommandError> {
+    let photos = firegrid::migrate_data::Photos {
+        from: &config.data_dir,
+        to: photos_to,
+    };
+    let report = firegrid::migrate_data::migrate_data(from, to, photos)?;
+    println!("{report}");
+    println!("moved {} into PostgreSQL", from.display());
     Ok(())
 }
 
