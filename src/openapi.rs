@@ -51,6 +51,41 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Request bodies whose `lat` and `lng` are a point: both numbers or both absent (or null). The
+/// server refuses one without the other; a schema says so only with `anyOf`, which utoipa's
+/// derive cannot write, so it is added here by name. (A patch is not listed: it may move one
+/// coordinate of a point the record already has.)
+const POINTS: &[&str] = &["NewHazard", "NewPremises"];
+
+fn state_points(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{schema::Schema, RefOr};
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    for name in POINTS {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*name) else {
+            panic!("{name}: a request body with a point is not an object schema");
+        };
+        assert!(
+            object.properties.contains_key("lat") && object.properties.contains_key("lng"),
+            "{name} has no lat/lng"
+        );
+        // Extensions serialise flattened into the schema object, which is how a keyword utoipa
+        // does not model reaches the document.
+        object
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(
+                "anyOf".into(),
+                serde_json::json!([
+                    {"properties": {"lat": {"type": "null"}, "lng": {"type": "null"}}},
+                    {"required": ["lat", "lng"],
+                     "properties": {"lat": {"type": "number"}, "lng": {"type": "number"}}}
+                ]),
+            );
+    }
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -80,6 +115,7 @@ where
         .configure(crate::routes::register)
         .split_for_parts();
     describe_responses(&mut api);
+    state_points(&mut api);
     (app, api)
 }
 

@@ -1,6 +1,43 @@
 //! Field checks shared by the request types: trimmed names, codes, usernames.
+//!
+//! The OpenAPI document states each check as a `pattern` (ECMA-262 and Python `re` read these the
+//! same way: no `\s`, whose meaning differs between them and from Rust's `trim`), so a client or
+//! a fuzzer generated from it sends only what the server accepts. utoipa takes a pattern only as
+//! a literal, so the field attributes spell these out; `tests/openapi_drift.rs` fails when a
+//! string field of a request carries no pattern or one that is not listed here, and the tests
+//! below hold each pattern to the check it describes.
 
 use crate::error::FieldError;
+
+/// Free text (descriptions, notes, passwords): no C0 control but tab, newline and carriage
+/// return (`http::controls`).
+pub const TEXT: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
+/// Free text that must not be blank after trimming.
+pub const TEXT_NOT_BLANK: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*[^\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x08\x0b\x0c\x0e-\x1f]*$";
+/// A name (`Checks::name`): no control character at all, not blank.
+pub const NAME: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$";
+/// A name, or blank to clear it.
+pub const NAME_OR_BLANK: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$";
+/// An administrative code (`Checks::code`), with the white space `trim` removes around it.
+pub const CODE: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9-]{1,32}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A username (`Checks::username`).
+pub const USERNAME: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9._@-]{3,64}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A phone number (`Checks::phone`).
+pub const PHONE: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\+?-*([0-9]-*){5,20}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A phone number, or blank to clear it.
+pub const PHONE_OR_BLANK: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(\+?-*([0-9]-*){5,20})?[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+
+/// Every pattern the document may carry on a string a client sends.
+pub const PATTERNS: &[&str] = &[
+    TEXT,
+    TEXT_NOT_BLANK,
+    NAME,
+    NAME_OR_BLANK,
+    CODE,
+    USERNAME,
+    PHONE,
+    PHONE_OR_BLANK,
+];
 
 /// Collects field errors; `finish` turns them into one 422.
 #[derive(Default)]
@@ -20,20 +57,23 @@ impl Checks {
         });
     }
 
-    /// A trimmed name of 1..=max characters (Chinese counts one per character).
+    /// A trimmed name of 1..=max characters (Chinese counts one per character). A name is one
+    /// line: no control character anywhere, tab and newline included.
     pub fn name(&mut self, field: &str, value: &str, max: usize) -> String {
         let v = value.trim();
         let n = v.chars().count();
-        if n == 0 {
+        if value.chars().any(char::is_control) {
+            self.fail(field, "must not contain control characters");
+        } else if n == 0 {
             self.fail(field, "must not be empty");
         } else if n > max {
             self.fail(field, format!("must be at most {max} characters"));
-        } else if v.chars().any(char::is_control) {
-            self.fail(field, "must not contain control characters");
         }
         v.to_string()
     }
 
+    /// A name, or blank to clear it.
+    pub const NAME_OR_BLANK: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$";
     /// An administrative code: 1–32 ASCII letters, digits or '-'.
     pub fn code(&mut self, field: &str, value: &str) -> String {
         let v = value.trim();
@@ -100,8 +140,106 @@ mod tests {
         c.code("code", "63 01");
         c.username("username", "ab");
         c.phone("phone", "call me");
+        c.name("address", "李家山镇\t1号", 64);
         let err = c.finish().unwrap_err();
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["name", "title", "code", "username", "phone"]);
+        assert_eq!(
+            fields,
+            ["name", "title", "code", "username", "phone", "address"]
+        );
+    }
+
+    /// Strings near every edge the checks have: controls of each kind, the white space `trim`
+    /// removes (and U+FEFF, which it does not), signs and separators in phone numbers.
+    fn corpus() -> Vec<String> {
+        let pieces = [
+            "",
+            " ",
+            "李家山镇",
+            "a",
+            "Ab-3",
+            "13800000000",
+            "+86-138-0000-0000",
+            "0971-1234567",
+            "1234",
+            "demo.county",
+            "x@y_z",
+            "--",
+            "+",
+            "1+2345",
+            "\t",
+            "\n",
+            "\r",
+            "\u{0}",
+            "\u{1}",
+            "\u{b}",
+            "\u{c}",
+            "\u{1b}",
+            "\u{1f}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{3000}",
+            "\u{feff}",
+            "\u{2028}",
+            "\u{200b}",
+            "é",
+            "😍",
+        ];
+        let mut out = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                out.push(format!("{a}{b}"));
+                for c in ["李", "12345", " "] {
+                    out.push(format!("{a}{c}{b}"));
+                }
+            }
+        }
+        out
+    }
+
+    fn agree(pattern: &str, server: impl Fn(&str) -> bool) {
+        let re = regex::Regex::new(pattern).unwrap();
+        for s in corpus() {
+            assert_eq!(
+                re.is_match(&s),
+                server(&s),
+                "pattern {pattern} and the server disagree on {s:?}"
+            );
+        }
+    }
+
+    fn passes(check: impl Fn(&mut Checks, &str)) -> impl Fn(&str) -> bool {
+        move |s| {
+            let mut c = Checks::new();
+            check(&mut c, s);
+            c.finish().is_ok()
+        }
+    }
+
+    #[test]
+    fn each_documented_pattern_says_what_its_check_does() {
+        let controls_ok = |s: &str| crate::http::controls::first_forbidden(s).is_none();
+        agree(TEXT, controls_ok);
+        agree(TEXT_NOT_BLANK, |s| controls_ok(s) && !s.trim().is_empty());
+        agree(NAME, |s| {
+            controls_ok(s) && passes(|c, s| _ = c.name("f", s, 4000))(s)
+        });
+        agree(NAME_OR_BLANK, |s| {
+            controls_ok(s) && (s.trim().is_empty() || passes(|c, s| _ = c.name("f", s, 4000))(s))
+        });
+        agree(CODE, |s| {
+            controls_ok(s) && passes(|c, s| _ = c.code("f", s))(s)
+        });
+        agree(USERNAME, |s| {
+            controls_ok(s) && passes(|c, s| _ = c.username("f", s))(s)
+        });
+        agree(PHONE, |s| {
+            controls_ok(s) && passes(|c, s| _ = c.phone("f", s))(s)
+        });
+        agree(PHONE_OR_BLANK, |s| {
+            controls_ok(s) && (s.trim().is_empty() || passes(|c, s| _ = c.phone("f", s))(s))
+        });
     }
 }

@@ -75,3 +75,46 @@ async fn controls_are_refused_everywhere_text_enters(b: Backend) {
 }
 
 db_tests!(controls_are_refused_everywhere_text_enters);
+
+/// A name is one line: tab and newline, welcome in free text, are refused in a name wherever
+/// they stand (`validate::NAME`), as the document says. An id is a JSON integer: `1.0` is a
+/// client bug and a 422 naming the field (the fuzzer's hook sends such floats as integers, so
+/// this is where the rule is held).
+async fn names_are_one_line_and_ids_are_integers(b: Backend) {
+    let app = spawn(b).await;
+    let w = World::new(&app).await;
+    let (root, t) = (&w.root, &w.t);
+    let before = count_rows(&app.db, "regions");
+    for name in ["新村\t", "\n新村", "新\r\n村", "新\u{85}村"] {
+        let r = app
+            .post(
+                "/api/v1/regions",
+                Some(root),
+                json!({"parent_id": t.township, "level": "village", "name": name, "code": "630106101009"}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], "name", "{name:?}");
+    }
+    let r = app
+        .post(
+            "/api/v1/regions",
+            Some(root),
+            json!({"parent_id": t.township as f64, "level": "village", "name": "新村", "code": "630106101009"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["field"], "parent_id");
+    assert_eq!(count_rows(&app.db, "regions"), before, "nothing was stored");
+    // Spaces around a name are trimmed, as before.
+    let r = app
+        .post(
+            "/api/v1/regions",
+            Some(root),
+            json!({"parent_id": t.township, "level": "village", "name": " 新村\u{3000}", "code": "630106101009"}),
+        )
+        .await;
+    assert_eq!(r.assert_status(201)["name"], "新村");
+}
+
+db_tests!(names_are_one_line_and_ids_are_integers);

@@ -159,6 +159,79 @@ fn the_documented_limits_are_the_enforced_ones() {
     }
     assert_eq!(
         schemas["NewRegion"]["properties"]["code"]["pattern"],
-        r"^\s*[A-Za-z0-9-]{1,32}\s*$"
+        firegrid::validate::CODE
+    );
+}
+
+/// The schemas a client sends: request bodies and everything they refer to.
+fn request_schemas(doc: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r.trim_start_matches("#/components/schemas/"));
+                }
+                m.values().for_each(|c| refs(c, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|c| refs(c, out)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(body) = op.get("requestBody") {
+                refs(body, &mut names);
+            }
+        }
+    }
+    let mut out: Vec<(String, &serde_json::Value)> = Vec::new();
+    while let Some(name) = names.pop() {
+        if out.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let schema = &doc["components"]["schemas"][name];
+        refs(schema, &mut names);
+        out.push((name.to_string(), schema));
+    }
+    out
+}
+
+/// A string a client sends carries one of the patterns of `firegrid::validate`, each held to
+/// the server's check there: otherwise a client (or a fuzzer) generated from the document sends
+/// text the server refuses, such as a control character (issue 10, item 3).
+#[test]
+fn every_string_a_client_sends_states_what_the_server_accepts() {
+    let doc = serde_json::to_value(firegrid::openapi::document()).unwrap();
+    let schemas = request_schemas(&doc);
+    assert!(schemas.iter().any(|(n, _)| n == "NewHazard"));
+    let mut strings = 0;
+    for (name, schema) in &schemas {
+        let Some(props) = schema["properties"].as_object() else {
+            continue;
+        };
+        for (field, prop) in props {
+            let types = match &prop["type"] {
+                serde_json::Value::String(t) => vec![t.as_str()],
+                serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect(),
+                _ => vec![],
+            };
+            let free_form = types.contains(&"string")
+                && prop.get("enum").is_none()
+                && prop.get("format").is_none();
+            if !free_form {
+                continue;
+            }
+            strings += 1;
+            let pattern = prop["pattern"].as_str().unwrap_or("(none)");
+            assert!(
+                firegrid::validate::PATTERNS.contains(&pattern),
+                "{name}.{field}: pattern {pattern} is not one of firegrid::validate's"
+            );
+        }
+    }
+    assert!(
+        strings > 20,
+        "only {strings} strings found: is the walk broken?"
     );
 }

@@ -29,13 +29,16 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub username: String,
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub refresh_token: String,
 }
 
@@ -276,9 +279,14 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<web::Js
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[schema(pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub current_password: String,
     /// At least 10 characters, not one of the most common passwords.
-    #[schema(min_length = 10, max_length = 256)]
+    #[schema(
+        min_length = 10,
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+    )]
     pub new_password: String,
 }
 

@@ -36,12 +36,24 @@ pub struct NewHazard {
     pub category: Category,
     pub severity: Severity,
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     /// Up to 4,000 characters.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*[^\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+    )]
     pub description: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub address: Option<String>,
     /// WGS-84, given together with `lng`.
     #[schema(minimum = -90, maximum = 90)]
@@ -60,7 +72,7 @@ pub struct ActionRequest {
     pub action: ActionKind,
     /// escalate, transfer_to_police, reject_report, reject_closure, reopen. Up to 500
     /// characters.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub reason: Option<String>,
     /// escalate: the level to go to; only a major hazard may skip levels.
     pub to_level: Option<Level>,
@@ -71,10 +83,10 @@ pub struct ActionRequest {
     /// record_enforcement.
     pub measure: Option<Measure>,
     /// record_enforcement: the enforcement document number, up to 64 characters.
-    #[schema(max_length = 64)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub document_no: Option<String>,
     /// submit_rectification, spot_check. Up to 2,000 characters.
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub note: Option<String>,
     /// submit_rectification: photos of this case, at most 20.
     #[schema(max_items = 20)]
@@ -86,7 +98,7 @@ pub struct ActionRequest {
     /// spot_check.
     pub passed: Option<bool>,
     /// comment. Up to 2,000 characters.
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub text: Option<String>,
     /// Refuse with 409 version_conflict unless the case still has this version.
     pub expected_version: Option<i32>,

@@ -65,7 +65,11 @@ pub struct Organization {
 pub struct NewOrganization {
     pub kind: OrgKind,
     /// e.g. 李家山派出所
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// The region it sits in.
     pub region_id: i64,

@@ -57,11 +57,19 @@ pub struct NewPremises {
     /// The group (small grid) it lies in.
     pub group_id: i64,
     /// 1–64 characters, unique within the group, e.g. 李家山便民超市.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     pub category: PremisesCategory,
     /// 1–128 characters.
-    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub address: String,
     /// Latitude and longitude come together or not at all.
     #[schema(minimum = -90, maximum = 90)]
@@ -69,10 +77,15 @@ pub struct NewPremises {
     #[schema(minimum = -180, maximum = 180)]
     pub lng: Option<f64>,
     /// Up to 32 characters; empty means none.
-    #[schema(max_length = 32)]
+    #[schema(
+        max_length = 32,
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub contact_name: Option<String>,
     /// 5–20 digits; empty means none.
-    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(\+?-*([0-9]-*){5,20})?[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub contact_phone: Option<String>,
     /// Default false.
     #[serde(default)]
@@ -86,10 +99,18 @@ pub struct NewPremises {
 pub struct PremisesPatch {
     /// Move to another group (writable by the caller too).
     pub group_id: Option<i64>,
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     pub category: Option<PremisesCategory>,
-    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub address: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = -90, maximum = 90)]
@@ -97,9 +118,14 @@ pub struct PremisesPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = -180, maximum = 180)]
     pub lng: Option<Option<f64>>,
-    #[schema(max_length = 32)]
+    #[schema(
+        max_length = 32,
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$|^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub contact_name: Option<String>,
-    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(\+?-*([0-9]-*){5,20})?[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub contact_phone: Option<String>,
     pub signage: Option<bool>,
 }

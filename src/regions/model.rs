@@ -90,10 +90,16 @@ pub struct NewRegion {
     pub parent_id: Option<i64>,
     pub level: RegionLevel,
     /// Chinese name, 1–64 characters, e.g. 李家山镇.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Administrative code, unique, e.g. 630122101: 1–32 letters, digits or '-'.
-    #[schema(pattern = r"^\s*[A-Za-z0-9-]{1,32}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9-]{1,32}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub code: String,
 }
 
@@ -103,10 +109,16 @@ pub struct NewRegion {
 #[serde(deny_unknown_fields)]
 pub struct RegionPatch {
     /// Chinese name, 1–64 characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Administrative code, unique: 1–32 letters, digits or '-'.
-    #[schema(pattern = r"^\s*[A-Za-z0-9-]{1,32}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9-]{1,32}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub code: Option<String>,
 }
 

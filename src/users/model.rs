@@ -43,26 +43,44 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Usually a mobile number: 3–64 of letters, digits, '.', '_', '-', '@' (kept lowercase).
-    #[schema(pattern = r"^\s*[A-Za-z0-9._@-]{3,64}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9._@-]{3,64}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub username: String,
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
-    #[schema(pattern = r"^\s*\+?-*([0-9]-*){5,20}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\+?-*([0-9]-*){5,20}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub phone: Option<String>,
     /// The account's home region; omitted only by a global administrator for a global account.
     pub region_id: Option<i64>,
     /// At least 10 characters, not one of the most common passwords.
-    #[schema(min_length = 10, max_length = 256)]
+    #[schema(
+        min_length = 10,
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+    )]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: Option<String>,
     /// An empty string clears it.
-    #[schema(pattern = r"^\s*$|^\s*\+?-*([0-9]-*){5,20}\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(\+?-*([0-9]-*){5,20})?[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub phone: Option<String>,
     pub region_id: Option<i64>,
     /// Disabling ends every session of the account at once.
@@ -78,7 +96,11 @@ pub struct NewAssignment {
     /// For police officers (a police station) and fire officers (a fire department).
     pub organization_id: Option<i64>,
     /// Committee title of a township official, e.g. 副镇长.
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
     /// Background of a small-grid roster member (一长三员).
     pub background: Option<Background>,
@@ -88,6 +110,10 @@ pub struct NewAssignment {
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
     /// At least 10 characters, not one of the most common passwords.
-    #[schema(min_length = 10, max_length = 256)]
+    #[schema(
+        min_length = 10,
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+    )]
     pub new_password: String,
 }
