@@ -18,6 +18,7 @@ pub mod hazards;
 pub mod http;
 pub mod idempotency;
 pub mod import;
+pub mod jobs;
 pub mod migrate_data;
 pub mod notifications;
 pub mod openapi;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub pool: db::Pool,
     pub settings: Arc<config::Settings>,
     pub metrics: actix_web_prom::PrometheusMetrics,
+    /// The sweep, outbox and pool metrics, in `metrics`' registry.
+    pub ops: Arc<telemetry::OpsMetrics>,
     pub tokens: Arc<auth::tokens::TokenKeys>,
     /// The argon2 threads (one per core, at a lower priority than request handling).
     pub hashing: Arc<auth::hashing::HashPool>,
@@ -56,11 +59,17 @@ impl AppState {
             settings.db_timeout,
         );
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let metrics = telemetry::metrics();
+        let ops = Arc::new(telemetry::OpsMetrics::register(
+            &metrics.registry,
+            pool.clone(),
+        ));
         AppState {
             pool,
+            ops,
             tokens: Arc::new(auth::tokens::TokenKeys::new(&settings.jwt_secret)),
             settings: Arc::new(settings),
-            metrics: telemetry::metrics(),
+            metrics,
             // One hash per core already uses every core; more would only queue in the kernel.
             hashing: Arc::new(auth::hashing::HashPool::new(cores)),
         }

@@ -132,3 +132,27 @@ mod tests {
         assert_eq!(h.problem(), None);
     }
 }
+
+/// Free and total bytes of a file system.
+#[derive(Debug, Clone, Copy)]
+pub struct Space {
+    /// Available to an unprivileged writer (the server's own user), not counting root's reserve.
+    pub free: u64,
+    pub total: u64,
+}
+
+/// The space of the file system holding `dir` (`statvfs`); `None` when it cannot be examined.
+pub fn space(dir: &std::path::Path) -> Option<Space> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes only into the zeroed struct we own; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let block = st.f_frsize as u64;
+    Some(Space {
+        free: st.f_bavail as u64 * block,
+        total: st.f_blocks as u64 * block,
+    })
+}

@@ -5,7 +5,7 @@
 mod per_backend;
 pub mod schema;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,9 +216,17 @@ pub struct Pool {
     /// Waiting for a connection plus using it: past this a request is answered 503.
     deadline: Duration,
     storage: Arc<crate::storage::Health>,
+    /// Database calls of this server waiting for a connection right now (`/metrics`).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Pool {
+    /// How many database calls are waiting for a free connection: a pool too small for the
+    /// load shows here before it shows as 503s.
+    pub fn waiters(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// What this server last saw of its storage (a full disk), for `/readyz`.
     pub fn storage(&self) -> &crate::storage::Health {
         &self.storage
@@ -255,6 +263,7 @@ pub fn build_pool_with_deadline(
         inner,
         deadline: timeout + db_timeout,
         storage: Arc::default(),
+        waiting: Arc::default(),
     }
 }
 
@@ -392,11 +401,15 @@ where
     F: FnOnce(&mut DbConn, &AtomicBool) -> AppResult<T> + Send + 'static,
 {
     let inner = pool.inner.clone();
+    let waiting = pool.waiting.clone();
     let abandoned = Arc::new(AtomicBool::new(false));
     let flag = abandoned.clone();
     let task = actix_web::web::block(move || {
         COMMITTED.with(|c| c.set(false));
-        let result = inner.get().map_err(AppError::from).and_then(|mut conn| {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = inner.get();
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        let result = conn.map_err(AppError::from).and_then(|mut conn| {
             let result = f(&mut conn, &flag);
             if flag.load(Ordering::Acquire) {
                 poison(&mut conn);

@@ -229,6 +229,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_runs (job) {
+        job -> Text,
+        last_success_at -> Nullable<Timestamp>,
+        last_duration_ms -> Nullable<BigInt>,
+        last_failure_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(hazard_events -> hazards (hazard_id));
 diesel::joinable!(stalled_deadlines -> hazards (hazard_id));
 diesel::joinable!(attachments -> hazards (hazard_id));
@@ -250,4 +260,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     premises,
     stalled_deadlines,
+    job_runs,
 );

@@ -14,6 +14,7 @@ use crate::db::{self, DbConn};
 use crate::error::AppResult;
 use crate::hazards::model::Status;
 use crate::hazards::store::{self, HazardRow};
+use crate::jobs;
 use crate::vocab::OrgKind;
 use crate::AppState;
 use diesel::dsl::{exists, not};
@@ -118,7 +119,7 @@ pub async fn run_forever(state: AppState, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match db::run_bulk(&state.pool, |conn| sweep_once(conn, db::now())).await {
+        match run_once(&state).await {
             Ok(r) if r.expired > 0 || r.stalled > 0 || r.reminded > 0 => {
                 tracing::info!(
                     expired = r.expired,
@@ -129,6 +130,40 @@ pub async fn run_forever(state: AppState, interval: Duration) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying next interval"),
+        }
+    }
+}
+
+/// One sweep, recorded: its duration in `/metrics`, its success or failure in `job_runs` (for
+/// every server's `/readyz`), and the outbox backlog read alongside.
+pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
+    let started = std::time::Instant::now();
+    let result = db::run_bulk(&state.pool, move |conn| {
+        let report = sweep_once(conn, db::now())?;
+        let ms = started.elapsed().as_millis() as i64;
+        jobs::record_success(conn, jobs::DEADLINE_SWEEP, db::now(), ms)?;
+        Ok((report, jobs::outbox_backlog(conn)?))
+    })
+    .await;
+    let ops = &state.ops;
+    ops.sweep_duration.observe(started.elapsed().as_secs_f64());
+    match result {
+        Ok((report, backlog)) => {
+            ops.sweep_runs.with_label_values(&["ok"]).inc();
+            if let Some(n) = backlog {
+                ops.set_outbox_backlog(n);
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            ops.sweep_runs.with_label_values(&["failed"]).inc();
+            let detail = e.detail.clone();
+            // Best effort: the database may be the reason the sweep failed.
+            let _ = db::run(&state.pool, move |conn| {
+                jobs::record_failure(conn, jobs::DEADLINE_SWEEP, db::now(), &detail)
+            })
+            .await;
+            Err(e)
         }
     }
 }
