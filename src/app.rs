@@ -7,7 +7,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpRequest};
-use tracing_actix_web::TracingLogger;
 
 use crate::error::AppError;
 use crate::http::{controls, docs, headers, ops, problem};
@@ -48,9 +47,8 @@ pub fn build_app(
         }))
         .wrap(from_fn(controls::refuse_in_query))
         .wrap(ErrorHandlers::new().default_handler(problem::problemize))
-        .wrap(from_fn(telemetry::request_id_header))
         .wrap(metrics)
-        .wrap(TracingLogger::default())
+        .wrap(from_fn(telemetry::access_log))
         .wrap(from_fn(headers::security_headers))
 }
 

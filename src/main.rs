@@ -10,7 +10,7 @@ use firegrid::{bootstrap, openapi, telemetry, AppState};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init_logging(&cli.config.log, cli.config.log_format);
+    let _log = telemetry::init_logging(&cli.config.log, cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config),
         Command::Migrate => migrate(&cli.config),

@@ -19,6 +19,106 @@ async fn health_ready_and_request_id(b: Backend) {
     assert_eq!(r.assert_status(200)["status"], "ok");
 }
 
+/// Log lines written to memory, for reading back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn access_lines(&self) -> Vec<String> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("firegrid::access"))
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// Each request leaves one compact access line at the default level: method, the route
+/// pattern (not the path, so ids stay out), status, duration, the request id it answered with and
+/// the account its token names; no colour codes when not writing to a terminal; JSON when asked.
+async fn one_access_line_per_request(b: Backend) {
+    use firegrid::config::LogFormat;
+    let app = spawn(b).await;
+    let token = common::root_token(&app).await;
+    let root_id = app.get("/api/v1/me", Some(&token)).await.body["user"]["id"].clone();
+    let region = common::create_region(&app, &token, None, "county", "湟中区", "630106").await;
+
+    let logs = Captured::default();
+    let writer = {
+        let logs = logs.clone();
+        move || logs.clone()
+    };
+    let _default = tracing::subscriber::set_default(firegrid::telemetry::subscriber(
+        "info",
+        LogFormat::Text,
+        false,
+        writer,
+    ));
+    let r = app
+        .get(&format!("/api/v1/regions/{region}"), Some(&token))
+        .await;
+    r.assert_status(200);
+    let id = r
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    app.get("/no/such/route", None).await;
+    let lines = logs.access_lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let line = &lines[0];
+    for part in [
+        "method=GET".to_string(),
+        "route=\"/api/v1/regions/{id}\"".to_string(),
+        "status=200".to_string(),
+        format!("request_id={id}"),
+        format!("user_id={root_id}"),
+        "ms=".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part} missing from {line}");
+    }
+    assert!(!line.contains(&format!("/regions/{region}")), "{line}");
+    assert!(!line.contains('\u{1b}'), "colour codes in {line}");
+    assert!(line.len() < 300, "{} bytes: {line}", line.len());
+    assert!(
+        lines[1].contains("UNMATCHED") && lines[1].contains("status=404"),
+        "{}",
+        lines[1]
+    );
+    drop(_default);
+
+    let json = Captured::default();
+    let writer = {
+        let json = json.clone();
+        move || json.clone()
+    };
+    let _default = tracing::subscriber::set_default(firegrid::telemetry::subscriber(
+        "info",
+        LogFormat::Json,
+        false,
+        writer,
+    ));
+    app.get("/healthz", None).await;
+    let lines = json.access_lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(v["fields"]["status"], 200, "{v}");
+    assert_eq!(v["fields"]["route"], "/healthz", "{v}");
+}
+
 async fn metrics_count_requests_per_route(b: Backend) {
     let app = spawn(b).await;
     app.get("/healthz", None).await;
@@ -197,6 +297,7 @@ async fn stored_vocabulary_is_typed_and_unknown_text_is_an_error(b: Backend) {
 db_tests!(
     stored_vocabulary_is_typed_and_unknown_text_is_an_error,
     health_ready_and_request_id,
+    one_access_line_per_request,
     metrics_count_requests_per_route,
     unknown_route_and_wrong_method,
     served_spec_is_the_generated_one,

@@ -100,7 +100,7 @@ enum BenchCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    firegrid::telemetry::init_logging(&cli.config.log, cli.config.log_format);
+    let _log = firegrid::telemetry::init_logging(&cli.config.log, cli.config.log_format);
     match bench(&cli.config, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -284,6 +284,9 @@ fn claims_of(req: &HttpRequest) -> Result<(web::Data<AppState>, Claims), AppErro
     let token =
         bearer(req).ok_or_else(|| AppError::unauthenticated("a bearer token is required"))?;
     let claims = state.tokens.verify(&token)?;
+    if let Ok(user) = claims.sub.parse() {
+        actix_web::HttpMessage::extensions_mut(req).insert(crate::telemetry::TokenUser(user));
+    }
     Ok((state, claims))
 }
 
