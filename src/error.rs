@@ -406,6 +406,34 @@ pub enum StdErrors {
     Unavailable(Problem),
 }
 
+/// The errors an endpoint without an account may answer (the public), for the OpenAPI
+/// description.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum PublicErrors {
+    /// Malformed JSON or query string.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Unknown, or not yours (a wrong secret answers the same).
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// Body too large.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// Body is not application/json.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Well-formed but invalid: `errors` names each field.
+    #[response(status = 422, content_type = "application/problem+json")]
+    ValidationFailed(Problem),
+    /// Too many reports from this address or phone; `Retry-After` says when to try again.
+    #[response(status = 429, content_type = "application/problem+json")]
+    RateLimited(Problem),
+    /// The database is unreachable, or its disk is full (`storage_unavailable`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::idempotency_keys;
+use crate::db::schema::{idempotency_keys, public_idempotency_keys};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -82,7 +82,30 @@ impl Idempotent {
     ) -> AppResult<Reply> {
         once(
             conn,
-            user_id,
+            Owner::User(user_id),
+            self.key.as_deref(),
+            &self.fingerprint,
+            |conn| {
+                let (status, body) = f(conn)?;
+                Ok((status.as_u16(), serde_json::to_value(body)?))
+            },
+        )
+    }
+}
+
+impl Idempotent {
+    /// `run` for a request without an account (a public report): keys are one namespace of
+    /// their own. What `f` returns is what a retry gets back, so it must hold nothing a
+    /// stranger who guessed the key and the body should not learn (a report's secret is
+    /// added after, see `public::routes`).
+    pub fn run_public<T: Serialize>(
+        self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> AppResult<(StatusCode, T)>,
+    ) -> AppResult<Reply> {
+        once(
+            conn,
+            Owner::Public,
             self.key.as_deref(),
             &self.fingerprint,
             |conn| {
@@ -94,6 +117,16 @@ impl Idempotent {
 }
 
 impl Reply {
+    /// Whether this repeats the stored response of an earlier request.
+    pub fn replayed(&self) -> bool {
+        self.replayed
+    }
+
+    /// The JSON body, for a handler that adds what was not stored.
+    pub fn body_mut(&mut self) -> &mut serde_json::Value {
+        &mut self.body
+    }
+
     /// The one way an idempotent response leaves: its status and JSON body, marked when it is
     /// a replay.
     pub fn respond(self) -> HttpResponse {
@@ -144,9 +177,17 @@ pub struct Reply {
     replayed: bool,
 }
 
+/// Whose namespace a key lives in.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    User(i64),
+    /// Requests without an account.
+    Public,
+}
+
 fn once(
     conn: &mut DbConn,
-    user_id: i64,
+    owner: Owner,
     key: Option<&str>,
     fingerprint: &str,
     f: impl FnOnce(&mut DbConn) -> AppResult<(u16, serde_json::Value)>,
@@ -159,15 +200,26 @@ fn once(
             replayed: false,
         });
     };
-    let found: Option<(String, i32, String)> = idempotency_keys::table
-        .find((user_id, key))
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status_code,
-            idempotency_keys::response,
-        ))
-        .first(conn)
-        .optional()?;
+    let found: Option<(String, i32, String)> = match owner {
+        Owner::User(user_id) => idempotency_keys::table
+            .find((user_id, key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::status_code,
+                idempotency_keys::response,
+            ))
+            .first(conn)
+            .optional()?,
+        Owner::Public => public_idempotency_keys::table
+            .find(key)
+            .select((
+                public_idempotency_keys::request_hash,
+                public_idempotency_keys::status_code,
+                public_idempotency_keys::response,
+            ))
+            .first(conn)
+            .optional()?,
+    };
     if let Some((hash, status, response)) = found {
         if hash != fingerprint {
             return Err(AppError::new(
@@ -183,26 +235,38 @@ fn once(
         });
     }
     let (status, body) = f(conn)?;
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::user_id.eq(user_id),
-            idempotency_keys::key.eq(key),
-            idempotency_keys::request_hash.eq(fingerprint),
-            idempotency_keys::status_code.eq(status as i32),
-            idempotency_keys::response.eq(body.to_string()),
-            idempotency_keys::created_at.eq(crate::db::now()),
-        ))
-        .execute(conn)
-        .map_err(|e| match e {
-            // The same key committed by a concurrent first attempt: this one rolls back.
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) => AppError::conflict(
-                "a request with this Idempotency-Key is already being processed; retry",
-            ),
-            other => other.into(),
-        })?;
+    let (response, now) = (body.to_string(), crate::db::now());
+    let inserted = match owner {
+        Owner::User(user_id) => diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::user_id.eq(user_id),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(fingerprint),
+                idempotency_keys::status_code.eq(status as i32),
+                idempotency_keys::response.eq(&response),
+                idempotency_keys::created_at.eq(now),
+            ))
+            .execute(conn),
+        Owner::Public => diesel::insert_into(public_idempotency_keys::table)
+            .values((
+                public_idempotency_keys::key.eq(key),
+                public_idempotency_keys::request_hash.eq(fingerprint),
+                public_idempotency_keys::status_code.eq(status as i32),
+                public_idempotency_keys::response.eq(&response),
+                public_idempotency_keys::created_at.eq(now),
+            ))
+            .execute(conn),
+    };
+    inserted.map_err(|e| match e {
+        // The same key committed by a concurrent first attempt: this one rolls back.
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::conflict(
+            "a request with this Idempotency-Key is already being processed; retry",
+        ),
+        other => other.into(),
+    })?;
     Ok(Reply {
         status,
         body,
@@ -212,8 +276,12 @@ fn once(
 
 pub fn prune(conn: &mut DbConn, now: chrono::NaiveDateTime) -> AppResult<usize> {
     let cutoff = now - chrono::Duration::hours(KEEP_HOURS);
-    Ok(
+    let users =
         diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
-            .execute(conn)?,
+            .execute(conn)?;
+    let public = diesel::delete(
+        public_idempotency_keys::table.filter(public_idempotency_keys::created_at.lt(cutoff)),
     )
+    .execute(conn)?;
+    Ok(users + public)
 }

@@ -24,6 +24,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod organizations;
 pub mod premises;
+pub mod public;
 pub mod regions;
 pub mod roster;
 pub mod routes;

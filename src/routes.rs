@@ -6,8 +6,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::ops;
 use crate::{
-    attachments, auth, hazards, import, notifications, organizations, premises, regions, roster,
-    users,
+    attachments, auth, hazards, import, notifications, organizations, premises, public, regions,
+    roster, users,
 };
 
 pub fn register(cfg: &mut ServiceConfig) {
@@ -22,6 +22,7 @@ pub fn register(cfg: &mut ServiceConfig) {
             .configure(import::routes::configure)
             .configure(hazards::routes::configure)
             .configure(attachments::routes::configure)
-            .configure(notifications::routes::configure),
+            .configure(notifications::routes::configure)
+            .configure(public::routes::configure),
     );
 }

@@ -113,6 +113,32 @@ impl Checks {
         v.to_string()
     }
 
+    /// WGS-84 coordinates, given both or neither.
+    pub fn coordinates(&mut self, lat: Option<f64>, lng: Option<f64>) {
+        match (lat, lng) {
+            (Some(lat), Some(lng)) => {
+                if !(-90.0..=90.0).contains(&lat) {
+                    self.fail("lat", "must be between -90 and 90");
+                }
+                if !(-180.0..=180.0).contains(&lng) {
+                    self.fail("lng", "must be between -180 and 180");
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => self.fail("lng", "is required with lat"),
+            (None, Some(_)) => self.fail("lat", "is required with lng"),
+        }
+    }
+
+    /// Free text of 1..=max characters after trimming (a description).
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.fail(field, "must not be empty");
+        } else if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        }
+    }
+
     pub fn finish(self) -> Result<(), crate::error::AppError> {
         if self.errors.is_empty() {
             Ok(())

@@ -341,6 +341,8 @@ text_enum!(
         Reopen => "reopen",
         SpotCheck => "spot_check",
         Comment => "comment",
+        /// Answer the reporter of a public report (the reporter sees the text).
+        ReplyPublic => "reply_public",
     }
 );
 
@@ -363,6 +365,7 @@ text_enum!(
         Reopen => "reopen",
         SpotCheck => "spot_check",
         Comment => "comment",
+        ReplyPublic => "reply_public",
         /// A photo added.
         Attach => "attach",
         /// The deadline sweep moved the case up (or flagged it).
@@ -388,6 +391,7 @@ impl From<ActionKind> for EventAction {
             A::Reopen => EventAction::Reopen,
             A::SpotCheck => EventAction::SpotCheck,
             A::Comment => EventAction::Comment,
+            A::ReplyPublic => EventAction::ReplyPublic,
         }
     }
 }
@@ -418,6 +422,47 @@ text_enum!(
         /// A region's responsible supervisor (分片包干) lost the role the post rests on; sent to
         /// the parent tier's officials, who name the next one.
         SupervisorVacant => "supervisor_vacant",
+        /// A report from the public (群众举报) waits for the village to verify it.
+        PublicReport => "public_report",
+        /// A public report has had no first response for 24 hours (sent to the village staff).
+        FirstResponseSoon => "first_response_soon",
+        /// A public report has had no first response within 48 hours (sent to the township
+        /// officials).
+        FirstResponseOverdue => "first_response_overdue",
+    }
+);
+
+// ---- the public (群众, SPEC §7) ----
+
+text_enum!(
+    /// How a public report reached the deployment.
+    pub Channel in "public_reports.channel" {
+        /// The public web form or phone app.
+        Web => "web",
+        /// 96119, the fire hotline, taken down by staff.
+        Hotline96119 => "hotline_96119",
+        /// 12345, the government service hotline, taken down by staff.
+        Hotline12345 => "hotline_12345",
+        /// In person at a village or township office.
+        WalkIn => "walk_in",
+        /// An Open311 GeoReport v2 client.
+        Open311 => "open311",
+    }
+);
+
+text_enum!(
+    /// What the reporter of a public report sees of its case.
+    pub PublicStatus in "(the public view)" {
+        /// Waiting for the village to verify it.
+        Received => "received",
+        /// Verified: a case the grid works on.
+        Verified => "verified",
+        /// Not founded (the public reply says why).
+        Rejected => "rejected",
+        /// Being rectified.
+        InProgress => "in_progress",
+        /// Closed.
+        Resolved => "resolved",
     }
 );
 
@@ -454,7 +499,9 @@ pub fn round_trips() -> Vec<(&'static str, RoundTrip)> {
         Outcome,
         ActionKind,
         EventAction,
-        NotificationKind
+        NotificationKind,
+        Channel,
+        PublicStatus
     )
 }
 

@@ -64,7 +64,8 @@ pub struct Premise {
     pub seq: i64,
 }
 
-/// A step of the plan.
+/// A step of the plan. A story holds a handful: the size of an action request is no matter.
+#[allow(clippy::large_enum_variant)]
 enum Move {
     Act(Who, ActionRequest),
     /// The system: the deadline passed.
@@ -171,6 +172,8 @@ fn plan(rng: &mut StdRng, p: &Premise, cast: &Cast) -> Vec<Move> {
             village[0],
             ActionRequest {
                 note: Some("已现场核实".into()),
+                // The story climbs from the group.
+                to_level: Some(Level::Group),
                 ..ActionRequest::new(A::Verify)
             },
         );
@@ -430,6 +433,9 @@ pub fn tell(
             rectification_submitted_by: None,
             // Every generated township has a police station.
             has_police_station: true,
+            // Generated public cases have no reporter record (no tracking code, nobody to
+            // answer): to the rules they are cases like the others.
+            public: false,
         },
         difficulty: None,
         outcome: None,

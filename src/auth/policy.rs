@@ -27,6 +27,9 @@ pub enum Capability {
     WorkCases,
     /// Draw a sample of closed cases for online spot checks (网上抽查核实): fire officers.
     DrawSpotChecks,
+    /// Take down a report from the public received by telephone or in person (hotline 96119 /
+    /// 12345, walk-in): village and township staff.
+    TakeIntake,
 }
 
 /// Whether a role grants a capability at all (somewhere).
@@ -47,6 +50,10 @@ pub fn role_may(role: Role, cap: Capability) -> bool {
         ),
         Capability::WorkCases => role != Role::Admin,
         Capability::DrawSpotChecks => role == Role::FireOfficer,
+        Capability::TakeIntake => matches!(
+            role,
+            Role::VillageCadre | Role::VillagePolice | Role::TownshipOfficial
+        ),
     }
 }
 

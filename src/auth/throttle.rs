@@ -29,12 +29,19 @@ pub fn check(counts: &FailureCounts, now: NaiveDateTime) -> AppResult<()> {
         (counts.by_ip, MAX_FAILURES_PER_IP),
     ] {
         if n >= max {
-            let until = oldest.unwrap_or(now) + Duration::minutes(WINDOW_MINUTES);
-            let secs = (until - now).num_seconds().max(1) as u64;
-            return Err(AppError::rate_limited(secs));
+            return Err(refused_until(
+                oldest.unwrap_or(now) + Duration::minutes(WINDOW_MINUTES),
+                now,
+            ));
         }
     }
     Ok(())
+}
+
+/// 429 `rate_limited` whose `Retry-After` says when the limit lifts: the one refusal of every
+/// throttle (logins here, public reports in `public::throttle`).
+pub fn refused_until(until: NaiveDateTime, now: NaiveDateTime) -> AppError {
+    AppError::rate_limited((until - now).num_seconds().max(1) as u64)
 }
 
 /// 429 for an account or address that has failed too often: the one check in front of every

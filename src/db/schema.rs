@@ -243,6 +243,47 @@ diesel::joinable!(hazard_events -> hazards (hazard_id));
 diesel::joinable!(stalled_deadlines -> hazards (hazard_id));
 diesel::joinable!(attachments -> hazards (hazard_id));
 
+diesel::table! {
+    public_reports (hazard_id) {
+        hazard_id -> BigInt,
+        tracking_code -> Text,
+        secret_hash -> Text,
+        channel -> Text,
+        region_id -> BigInt,
+        village_id -> BigInt,
+        contact_name -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        recorded_by -> Nullable<BigInt>,
+        received_at -> Timestamp,
+        first_response_due -> Timestamp,
+        first_response_at -> Nullable<Timestamp>,
+        first_response_reminded -> Bool,
+        first_response_overdue -> Bool,
+        public_reply -> Nullable<Text>,
+        contact_erased_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    public_throttle (bucket, window_start) {
+        bucket -> Text,
+        window_start -> Timestamp,
+        hits -> Integer,
+    }
+}
+
+diesel::table! {
+    public_idempotency_keys (key) {
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(public_reports -> hazards (hazard_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     hazards,
     case_counters,
@@ -261,4 +302,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     premises,
     stalled_deadlines,
     job_runs,
+    public_reports,
+    public_throttle,
+    public_idempotency_keys,
 );

@@ -70,11 +70,16 @@ pub struct NewHazard {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: ActionKind,
-    /// escalate, transfer_to_police, reject_report, reject_closure, reopen. Up to 500
-    /// characters.
+    /// escalate, transfer_to_police, reject_report (inside only), reject_closure, reopen. Up
+    /// to 500 characters.
     #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub reason: Option<String>,
-    /// escalate: the level to go to; only a major hazard may skip levels.
+    /// reject_report of a public report: why, as the reporter will read it. Up to 500
+    /// characters.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+    pub public_reason: Option<String>,
+    /// escalate: the level to go to; only a major hazard may skip levels. verify: `group` or
+    /// `village` (the default).
     pub to_level: Option<Level>,
     /// classify.
     pub difficulty: Option<Difficulty>,
@@ -93,11 +98,11 @@ pub struct ActionRequest {
     pub attachment_ids: Option<Vec<i64>>,
     /// approve_closure.
     pub outcome: Option<Outcome>,
-    /// approve_closure with outcome `duplicate`: the original case.
+    /// approve_closure with outcome `duplicate`, or reject_report: the original case.
     pub duplicate_of: Option<i64>,
     /// spot_check.
     pub passed: Option<bool>,
-    /// comment. Up to 2,000 characters.
+    /// comment, reply_public. Up to 2,000 characters.
     #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
     pub text: Option<String>,
     /// Refuse with 409 version_conflict unless the case still has this version.
@@ -110,6 +115,7 @@ impl ActionRequest {
         ActionRequest {
             action,
             reason: None,
+            public_reason: None,
             to_level: None,
             difficulty: None,
             deadline: None,

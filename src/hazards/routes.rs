@@ -32,27 +32,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 fn validate_new(new: &NewHazard) -> AppResult<()> {
     let mut c = Checks::new();
     c.name("title", &new.title, 100);
-    if new.description.trim().is_empty() {
-        c.fail("description", "must not be empty");
-    } else if new.description.chars().count() > 4000 {
-        c.fail("description", "must be at most 4000 characters");
-    }
+    c.text("description", &new.description, 4000);
     if let Some(a) = &new.address {
         c.name("address", a, 200);
     }
-    match (new.lat, new.lng) {
-        (Some(lat), Some(lng)) => {
-            if !(-90.0..=90.0).contains(&lat) {
-                c.fail("lat", "must be between -90 and 90");
-            }
-            if !(-180.0..=180.0).contains(&lng) {
-                c.fail("lng", "must be between -180 and 180");
-            }
-        }
-        (None, None) => {}
-        (Some(_), None) => c.fail("lng", "is required with lat"),
-        (None, Some(_)) => c.fail("lat", "is required with lng"),
-    }
+    c.coordinates(new.lat, new.lng);
     if new
         .found_at
         .is_some_and(|t| t > chrono::Utc::now() + chrono::Duration::hours(1))

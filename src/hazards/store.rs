@@ -70,7 +70,9 @@ impl HazardRow {
             .ok_or_else(|| AppError::internal("case outside a full tree"))
     }
 
-    pub fn state(&self, has_police_station: bool) -> AppResult<CaseState> {
+    /// The case as the state machine sees it; `public` when it is a report from the public with
+    /// a reporter to answer (a `public_reports` row).
+    pub fn state(&self, has_police_station: bool, public: bool) -> AppResult<CaseState> {
         Ok(CaseState {
             status: self.status,
             level: self.level,
@@ -80,6 +82,7 @@ impl HazardRow {
             deadline: self.deadline.map(|d| d.and_utc()),
             rectification_submitted_by: self.rectification_submitted_by,
             has_police_station,
+            public,
         })
     }
 }
@@ -120,6 +123,9 @@ pub struct Hazard {
     pub version: i32,
     /// What the caller may do now (on single-case responses; null in lists).
     pub allowed_actions: Option<Vec<ActionKind>>,
+    /// A report from the public (群众举报): its channel, tracking code and first response; the
+    /// reporter's contact only for staff who verify or handle the case (single-case responses).
+    pub public_report: Option<crate::public::model::PublicReportInfo>,
 }
 
 /// The cases with these ids, in id order.
@@ -224,7 +230,7 @@ fn next_case_no(
     Ok(format!("{county_code}-{year}-{seq:06}"))
 }
 
-fn staff_message(kind: NotificationKind, row: &HazardRow, level: Level) -> String {
+pub(crate) fn staff_message(kind: NotificationKind, row: &HazardRow, level: Level) -> String {
     use NotificationKind as K;
     let what = match kind {
         K::Reported => format!("新隐患 {}（一般）", row.case_no),
@@ -251,6 +257,15 @@ fn staff_message(kind: NotificationKind, row: &HazardRow, level: Level) -> Strin
         ),
         K::DeadlineSoon => format!(
             "隐患 {} 的整改期限将在24小时内到期 (deadline within a day)",
+            row.case_no
+        ),
+        K::PublicReport => format!("群众举报 {} 待核实 (a public report to verify)", row.case_no),
+        K::FirstResponseSoon => format!(
+            "群众举报 {} 已24小时未答复，请在48小时内首次答复 (no first response for 24 hours)",
+            row.case_no
+        ),
+        K::FirstResponseOverdue => format!(
+            "群众举报 {} 超过48小时未首次答复 (first response overdue)",
             row.case_no
         ),
         // About a region, not a case (`regions::supervision`); named here only to be complete.
@@ -405,58 +420,29 @@ pub fn create(
             ));
         }
     }
-    let place = Place::from_group_path(&group.path)
-        .ok_or_else(|| AppError::field("group_id", "is not under a county"))?;
-    let county = region_store::get(conn, place.county_id)?;
-    if county.level != RegionLevel::County {
-        return Err(AppError::field("group_id", "is not under a county"));
-    }
-    let case_no = next_case_no(conn, county.id, &county.code, now.year())?;
-    let status = Status::Open;
-    let insert = diesel::insert_into(hazards::table).values((
-        hazards::case_no.eq(&case_no),
-        hazards::county_id.eq(county.id),
-        hazards::group_id.eq(group.id),
-        hazards::township_id.eq(place.township_id),
-        hazards::region_path.eq(&group.path),
-        hazards::premises_id.eq(new.premises_id),
-        hazards::category.eq(new.category),
-        hazards::severity.eq(new.severity),
-        hazards::title.eq(new.title.trim()),
-        hazards::description.eq(new.description.trim()),
-        hazards::address.eq(new.address.as_deref().map(str::trim)),
-        hazards::lat.eq(new.lat),
-        hazards::lng.eq(new.lng),
-        hazards::source.eq(new.source),
-        hazards::reporter_user_id.eq(p.user_id),
-        hazards::status.eq(status),
-        hazards::level.eq(Level::Group),
-        hazards::found_at.eq(new.found_at.map(|t| t.naive_utc())),
-        hazards::created_at.eq(now),
-        hazards::updated_at.eq(now),
-        hazards::version.eq(1),
-    ));
-    // The new row comes back with the insert (RETURNING, built per backend): no second read.
-    let row: HazardRow = per_backend!(conn, |c| insert
-        .returning(HazardRow::as_returning())
-        .get_result(c))?;
-    let id = row.id;
-    let params = serde_json::json!({
-        "category": new.category, "severity": new.severity, "source": new.source,
-        "title": row.title, "found_at": new.found_at,
-    });
-    events::append_first(
+    let (place, county) = county_of(conn, &group)
+        .ok_or_else(|| AppError::field("group_id", "is not under a county"))??;
+    let row = insert_case(
         conn,
-        NewEvent {
-            hazard_id: id,
-            action: EventAction::Report,
-            actor_user_id: Some(p.user_id),
-            from_status: None,
-            to_status: status,
-            from_level: None,
-            to_level: Level::Group,
-            params: &params,
+        &CaseInsert {
+            group: &group,
+            place,
+            county: &county,
+            premises_id: new.premises_id,
+            category: new.category,
+            severity: new.severity,
+            title: new.title.trim(),
+            description: new.description.trim(),
+            address: new.address.as_deref().map(str::trim),
+            lat: new.lat,
+            lng: new.lng,
+            source: new.source,
+            reporter: Some(p.user_id),
+            status: Status::Open,
+            level: Level::Group,
+            found_at: new.found_at.map(|t| t.naive_utc()),
         },
+        serde_json::json!({"found_at": new.found_at}),
         now,
     )?;
     // The group's roster and the village staff hear of every case; a major one also reaches
@@ -481,9 +467,103 @@ pub fn create(
         conn,
         &recipients,
         Some(p.user_id),
-        Some(id),
+        Some(row.id),
         kind,
         &msg,
+        now,
+    )?;
+    Ok(row)
+}
+
+/// The place of a group and its county; `None` when the group is not under a county (the
+/// tree is then not one the deployment serves).
+pub fn county_of(
+    conn: &mut DbConn,
+    group: &crate::regions::model::RegionRow,
+) -> Option<AppResult<(Place, crate::regions::model::RegionRow)>> {
+    let place = Place::from_group_path(&group.path)?;
+    match region_store::get(conn, place.county_id) {
+        Ok(county) if county.level == RegionLevel::County => Some(Ok((place, county))),
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// What a new case row holds (staff report, public report, hotline, Open311).
+pub struct CaseInsert<'a> {
+    pub group: &'a crate::regions::model::RegionRow,
+    pub place: Place,
+    pub county: &'a crate::regions::model::RegionRow,
+    pub premises_id: Option<i64>,
+    pub category: Category,
+    pub severity: Severity,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub address: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub source: Source,
+    pub reporter: Option<i64>,
+    pub status: Status,
+    pub level: Level,
+    pub found_at: Option<NaiveDateTime>,
+}
+
+/// The case number, the row and the first event of a new case, in the caller's transaction;
+/// `extra` adds to the event's parameters. Whom to notify is the caller's to decide.
+pub fn insert_case(
+    conn: &mut DbConn,
+    c: &CaseInsert,
+    extra: serde_json::Value,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
+    let case_no = next_case_no(conn, c.county.id, &c.county.code, now.year())?;
+    let insert = diesel::insert_into(hazards::table).values((
+        hazards::case_no.eq(&case_no),
+        hazards::county_id.eq(c.county.id),
+        hazards::group_id.eq(c.group.id),
+        hazards::township_id.eq(c.place.township_id),
+        hazards::region_path.eq(&c.group.path),
+        hazards::premises_id.eq(c.premises_id),
+        hazards::category.eq(c.category),
+        hazards::severity.eq(c.severity),
+        hazards::title.eq(c.title),
+        hazards::description.eq(c.description),
+        hazards::address.eq(c.address),
+        hazards::lat.eq(c.lat),
+        hazards::lng.eq(c.lng),
+        hazards::source.eq(c.source),
+        hazards::reporter_user_id.eq(c.reporter),
+        hazards::status.eq(c.status),
+        hazards::level.eq(c.level),
+        hazards::found_at.eq(c.found_at),
+        hazards::created_at.eq(now),
+        hazards::updated_at.eq(now),
+        hazards::version.eq(1),
+    ));
+    // The new row comes back with the insert (RETURNING, built per backend): no second read.
+    let row: HazardRow = per_backend!(conn, |c| insert
+        .returning(HazardRow::as_returning())
+        .get_result(c))?;
+    let mut params = serde_json::json!({
+        "category": c.category, "severity": c.severity, "source": c.source,
+        "title": row.title,
+    });
+    if let (Some(p), serde_json::Value::Object(extra)) = (params.as_object_mut(), extra) {
+        p.extend(extra);
+    }
+    events::append_first(
+        conn,
+        NewEvent {
+            hazard_id: row.id,
+            action: EventAction::Report,
+            actor_user_id: c.reporter,
+            from_status: None,
+            to_status: c.status,
+            from_level: None,
+            to_level: c.level,
+            params: &params,
+        },
         now,
     )?;
     Ok(row)
@@ -558,6 +638,9 @@ fn write_effects(
     let Some(after) = after else {
         return Ok(None);
     };
+    if fx.first_response || fx.public_reply.is_some() {
+        crate::public::store::responded(conn, row.id, fx.public_reply.as_deref(), now)?;
+    }
     events::append(
         conn,
         NewEvent {
@@ -596,7 +679,8 @@ pub fn act(
             ));
         }
         let place = row.place()?;
-        let state = row.state(has_police_station(conn, place.township_id)?)?;
+        let public = crate::public::store::is_public(conn, row.id)?;
+        let state = row.state(has_police_station(conn, place.township_id)?, public)?;
         let fx =
             workflow::apply(&state, &actor_for(p, &row), req, now.and_utc()).map_err(refusal)?;
         check_references(conn, p, &row, req)?;
@@ -706,7 +790,8 @@ pub fn expire_batch(
                 found
             }
         };
-        let Some(fx) = workflow::expire(&row.state(has_station)?, now.and_utc()) else {
+        // Whether the case is a public report does not matter to its deadline.
+        let Some(fx) = workflow::expire(&row.state(has_station, false)?, now.and_utc()) else {
             idle.push(row.id);
             continue;
         };
@@ -850,16 +935,23 @@ pub fn to_api(
         .into_iter()
         .map(|r| (r.id, r.to_ref()))
         .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut reports = crate::public::store::for_cases(conn, &ids)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
+        let report = reports.remove(&r.id);
         let allowed_actions = match p {
             Some(p) => {
                 let place = r.place()?;
-                let state = r.state(has_police_station(conn, place.township_id)?)?;
+                let state = r.state(
+                    has_police_station(conn, place.township_id)?,
+                    report.is_some(),
+                )?;
                 Some(workflow::allowed_actions(&state, &actor_for(p, r)))
             }
             None => None,
         };
+        let public_report = report.map(|rep| rep.staff_view(r, p, now));
         let status = r.status;
         out.push(Hazard {
             id: r.id,
@@ -893,6 +985,7 @@ pub fn to_api(
             closed_at: r.closed_at.map(|t| t.and_utc()),
             version: r.version,
             allowed_actions,
+            public_report,
         });
     }
     Ok(out)

@@ -108,6 +108,7 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
     db::write_tx(conn, |c| {
         crate::idempotency::prune(c, now)?;
         crate::auth::store::prune_failures(c, crate::auth::throttle::window_start(now))?;
+        crate::public::throttle::prune(c, now)?;
         Ok(())
     })?;
     Ok(report)

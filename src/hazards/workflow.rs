@@ -23,6 +23,9 @@ pub struct CaseState {
     pub rectification_submitted_by: Option<i64>,
     /// Whether a police station answers for the case's township.
     pub has_police_station: bool,
+    /// A report from the public (群众举报): it has a reporter to answer (`reply_public`, the
+    /// `public_reason` of `reject_report`).
+    pub public: bool,
 }
 
 /// Who acts: every role the user holds, and those whose scope covers the case.
@@ -71,6 +74,11 @@ pub struct Effects {
     pub params: Value,
     /// Whom to tell.
     pub notify: Option<Notify>,
+    /// The text the reporter of a public report now sees.
+    pub public_reply: Option<String>,
+    /// The action is one the reporter sees (verify, reject, reply): the first of these is the
+    /// case's first response (青政办〔2016〕189号, due within 48 hours).
+    pub first_response: bool,
 }
 
 /// Notification triggers (SPEC §5, issue 5).
@@ -134,6 +142,16 @@ pub fn roles_ever(kind: ActionKind) -> Vec<Role> {
         A::Reopen => v(&[FIRE, &[Role::CountyOfficial]]),
         A::SpotCheck => v(&[FIRE]),
         A::Comment => Role::ALL.to_vec(),
+        // Whoever works the case may answer its reporter; an administrator keeps the grid, not
+        // cases.
+        A::ReplyPublic => v(&[
+            GRID,
+            VILLAGE,
+            TOWNSHIP,
+            POLICE,
+            FIRE,
+            &[Role::CountyOfficial],
+        ]),
     }
 }
 
@@ -192,6 +210,7 @@ fn roles_now(case: &CaseState, kind: ActionKind) -> Option<Vec<Role>> {
         A::Reopen if case.status == S::Closed => roles_ever(kind),
         A::SpotCheck if case.status == S::Closed => FIRE.to_vec(),
         A::Comment => roles_ever(kind),
+        A::ReplyPublic if case.public => roles_ever(kind),
         _ => return None,
     };
     Some(roles)
@@ -296,6 +315,7 @@ fn only(req: &ActionRequest, allowed: &[&str]) -> Result<(), Refusal> {
         ("duplicate_of", req.duplicate_of.is_some()),
         ("passed", req.passed.is_some()),
         ("text", req.text.is_some()),
+        ("public_reason", req.public_reason.is_some()),
     ];
     for (name, present) in given {
         if present && !allowed.contains(&name) {
@@ -330,20 +350,55 @@ pub fn apply(
     let mut fx = Effects::default();
     match req.action {
         A::Verify => {
-            only(req, &["note"])?;
+            // A verified report becomes an ordinary case at the village, or at its group when
+            // the group can handle it; the normal ladder goes on from there.
+            only(req, &["note", "to_level"])?;
             let note = text("note", &req.note, 2000, false)?;
+            let to = req.to_level.unwrap_or(Level::Village);
+            if !matches!(to, Level::Group | Level::Village) {
+                return Err(Refusal::Invalid {
+                    field: "to_level",
+                    message: "a verified report opens at group or village level".into(),
+                });
+            }
             fx.status = Some(Status::Open);
-            fx.params = params(vec![("note", json!(note))]);
+            fx.level = Some(to);
+            fx.first_response = case.public;
+            fx.params = params(vec![("note", json!(note)), ("to_level", json!(to))]);
             fx.notify = Some(Notify::ArrivedAtLevel);
         }
         A::RejectReport => {
-            only(req, &["reason"])?;
-            let reason = text("reason", &req.reason, 500, true)?;
-            fx.status = Some(Status::Rejected);
-            fx.outcome = Some(Some(Outcome::Unfounded));
+            // Unfounded, or (with `duplicate_of`) a second report of a case already known. The
+            // reporter of a public report is told why (`public_reason`); `reason` stays inside.
+            only(req, &["reason", "public_reason", "duplicate_of"])?;
+            let reason = text("reason", &req.reason, 500, !case.public)?;
+            let public_reason = text("public_reason", &req.public_reason, 500, case.public)?;
+            if !case.public && public_reason.is_some() {
+                return Err(Refusal::Invalid {
+                    field: "public_reason",
+                    message: "only a public report has a reporter to tell".into(),
+                });
+            }
+            match req.duplicate_of {
+                Some(original) => {
+                    fx.status = Some(Status::Closed);
+                    fx.outcome = Some(Some(Outcome::Duplicate));
+                    fx.duplicate_of = Some(Some(original));
+                }
+                None => {
+                    fx.status = Some(Status::Rejected);
+                    fx.outcome = Some(Some(Outcome::Unfounded));
+                }
+            }
             fx.closed = Some(true);
             fx.deadline = Some(None);
-            fx.params = params(vec![("reason", json!(reason))]);
+            fx.first_response = case.public;
+            fx.public_reply = public_reason.clone();
+            fx.params = params(vec![
+                ("reason", json!(reason)),
+                ("public_reason", json!(public_reason)),
+                ("duplicate_of", json!(req.duplicate_of)),
+            ]);
         }
         A::Escalate => {
             only(req, &["reason", "to_level"])?;
@@ -493,6 +548,13 @@ pub fn apply(
             let t = text("text", &req.text, 2000, true)?;
             fx.params = params(vec![("text", json!(t))]);
         }
+        A::ReplyPublic => {
+            only(req, &["text"])?;
+            let t = text("text", &req.text, 2000, true)?;
+            fx.first_response = true;
+            fx.public_reply = t.clone();
+            fx.params = params(vec![("text", json!(t))]);
+        }
     }
     Ok(fx)
 }
@@ -551,6 +613,7 @@ mod tests {
 
     fn case(status: Status, level: Level, severity: Severity, listed: bool) -> CaseState {
         CaseState {
+            public: false,
             status,
             level,
             severity,
@@ -602,6 +665,7 @@ mod tests {
             A::Reopen => matches!(role, R::FireOfficer | R::CountyOfficial),
             A::SpotCheck => role == R::FireOfficer,
             A::Comment => true,
+            A::ReplyPublic => role != R::Admin,
         };
         if !ever {
             return "403";
@@ -639,6 +703,7 @@ mod tests {
             A::ApproveClosure | A::RejectClosure => c.status == S::AwaitingReview && reviewer,
             A::Reopen | A::SpotCheck => c.status == S::Closed,
             A::Comment => true,
+            A::ReplyPublic => c.public,
         };
         if now {
             "ok"
@@ -663,15 +728,20 @@ mod tests {
         for &status in S::ALL {
             for &level in L::ALL {
                 for &severity in Severity::ALL {
-                    for listed in [false, true] {
-                        let c = case(status, level, severity, listed);
+                    for (listed, public) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        let c = CaseState {
+                            public,
+                            ..case(status, level, severity, listed)
+                        };
                         for &role in R::ALL {
                             for &action in A::ALL {
                                 let got = outcome(check(&c, &actor(role), action));
                                 let want = spec(&c, role, action);
                                 assert_eq!(
                                     got, want,
-                                    "{status} {level} {severity} listed={listed} {role} {action}"
+                                    "{status} {level} {severity} listed={listed} public={public} {role} {action}"
                                 );
                                 checked += 1;
                             }
@@ -680,7 +750,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 5 * 4 * 2 * 2 * 11 * 14);
+        assert_eq!(checked, 5 * 4 * 2 * 4 * 11 * 15);
     }
 
     #[test]
@@ -964,5 +1034,167 @@ mod tests {
             ..c
         };
         assert_eq!(expire(&closed, now()), None);
+    }
+
+    fn public(status: Status, level: Level) -> CaseState {
+        CaseState {
+            public: true,
+            ..case(status, level, Severity::General, false)
+        }
+    }
+
+    #[test]
+    fn verification_opens_a_public_report_at_village_or_group() {
+        let pending = public(S::PendingVerification, L::Village);
+        let fx = apply(&pending, &actor(R::VillageCadre), &req(A::Verify), now()).unwrap();
+        assert_eq!(
+            (fx.status, fx.level, fx.first_response, fx.notify),
+            (
+                Some(S::Open),
+                Some(L::Village),
+                true,
+                Some(Notify::ArrivedAtLevel)
+            )
+        );
+        let to_group = ActionRequest {
+            to_level: Some(L::Group),
+            ..req(A::Verify)
+        };
+        let fx = apply(&pending, &actor(R::TownshipOfficial), &to_group, now()).unwrap();
+        assert_eq!(fx.level, Some(L::Group));
+        let too_high = ActionRequest {
+            to_level: Some(L::Township),
+            ..req(A::Verify)
+        };
+        assert_eq!(
+            field(apply(&pending, &actor(R::VillageCadre), &too_high, now())),
+            "to_level"
+        );
+        // Grid staff see the report but do not verify it.
+        assert_eq!(
+            outcome(check(&pending, &actor(R::GridLeader), A::Verify)),
+            "403"
+        );
+        let open = public(S::Open, L::Village);
+        assert_eq!(
+            outcome(check(&open, &actor(R::VillageCadre), A::Verify)),
+            "409"
+        );
+    }
+
+    #[test]
+    fn rejecting_a_public_report_tells_the_reporter_why() {
+        let pending = public(S::PendingVerification, L::Village);
+        assert_eq!(
+            field(apply(
+                &pending,
+                &actor(R::VillageCadre),
+                &req(A::RejectReport),
+                now()
+            )),
+            "public_reason"
+        );
+        let reject = ActionRequest {
+            public_reason: Some("经核实，现场未发现火灾隐患".into()),
+            ..req(A::RejectReport)
+        };
+        let fx = apply(&pending, &actor(R::VillagePolice), &reject, now()).unwrap();
+        assert_eq!(
+            (fx.status, fx.outcome, fx.closed, fx.first_response),
+            (
+                Some(S::Rejected),
+                Some(Some(Outcome::Unfounded)),
+                Some(true),
+                true
+            )
+        );
+        assert_eq!(
+            fx.public_reply.as_deref(),
+            Some("经核实，现场未发现火灾隐患")
+        );
+        // A staff case has no reporter to tell: `reason` as before, `public_reason` refused.
+        let staff = case(S::Open, L::Group, Severity::General, false);
+        assert_eq!(
+            field(apply(&staff, &actor(R::VillageCadre), &reject, now())),
+            "reason"
+        );
+        let both = ActionRequest {
+            reason: Some("重复".into()),
+            ..reject.clone()
+        };
+        assert_eq!(
+            field(apply(&staff, &actor(R::VillageCadre), &both, now())),
+            "public_reason"
+        );
+        let fx = apply(
+            &staff,
+            &actor(R::VillageCadre),
+            &ActionRequest {
+                reason: Some("重复".into()),
+                ..req(A::RejectReport)
+            },
+            now(),
+        )
+        .unwrap();
+        assert!(!fx.first_response && fx.public_reply.is_none());
+    }
+
+    #[test]
+    fn a_duplicate_is_closed_naming_the_original() {
+        let pending = public(S::PendingVerification, L::Village);
+        let dup = ActionRequest {
+            public_reason: Some("该隐患已在处理中".into()),
+            duplicate_of: Some(41),
+            ..req(A::RejectReport)
+        };
+        let fx = apply(&pending, &actor(R::VillageCadre), &dup, now()).unwrap();
+        assert_eq!(
+            (fx.status, fx.outcome, fx.duplicate_of, fx.closed),
+            (
+                Some(S::Closed),
+                Some(Some(Outcome::Duplicate)),
+                Some(Some(41)),
+                Some(true)
+            )
+        );
+    }
+
+    #[test]
+    fn public_replies_at_any_status_only_on_public_reports() {
+        for &status in S::ALL {
+            let c = public(status, L::Township);
+            let reply = ActionRequest {
+                text: Some("已安排人员核查".into()),
+                ..req(A::ReplyPublic)
+            };
+            let fx = apply(&c, &actor(R::TownshipOfficial), &reply, now()).unwrap();
+            assert_eq!(
+                (fx.status, fx.first_response, fx.public_reply.as_deref()),
+                (None, true, Some("已安排人员核查")),
+                "{status}"
+            );
+            assert_eq!(
+                field(apply(
+                    &c,
+                    &actor(R::GridLeader),
+                    &req(A::ReplyPublic),
+                    now()
+                )),
+                "text"
+            );
+        }
+        let staff = case(S::Open, L::Group, Severity::General, false);
+        assert_eq!(
+            outcome(check(&staff, &actor(R::GridLeader), A::ReplyPublic)),
+            "409"
+        );
+        assert_eq!(
+            outcome(check(
+                &public(S::Open, L::Group),
+                &actor(R::Admin),
+                A::ReplyPublic
+            )),
+            "403"
+        );
     }
 }
