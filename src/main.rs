@@ -188,10 +188,19 @@ fn serve(config: &Config) -> Result<(), CommandError> {
         tracing::info!(%bind, "firegrid listening");
         // Every server sweeps; claiming with row locks keeps each move to one server.
         let interval = state.settings.sweep_interval;
-        actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(state, interval));
-        // actix-web stops gracefully on SIGTERM and SIGINT: in-flight requests finish first.
-        server
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sweep = actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(
+            state, interval, stopped,
+        ));
+        // actix-web stops gracefully on SIGTERM and SIGINT: it stops accepting at once, and the
+        // requests in flight finish (up to the shutdown timeout) before `server` resolves.
+        let served = server
             .await
-            .map_err(|e| CommandError::caused_by("the server stopped with an error", e))
+            .map_err(|e| CommandError::caused_by("the server stopped with an error", e));
+        // Then the sweep: a run in progress finishes, no new one starts.
+        let _ = stop.send(true);
+        let _ = sweep.await;
+        tracing::info!("firegrid stopped");
+        served
     })
 }

@@ -114,12 +114,21 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
     Ok(report)
 }
 
-/// Runs the sweep every `interval` until the server stops.
-pub async fn run_forever(state: AppState, interval: Duration) {
+/// Runs the sweep every `interval` until `stop` turns true (or its sender is dropped). A run in
+/// progress is never cut short: the server stopping waits for it, so its transactions commit or
+/// roll back before the process exits.
+pub async fn run_forever(
+    state: AppState,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
         match run_once(&state).await {
             Ok(r) if r.expired > 0 || r.stalled > 0 || r.reminded > 0 => {
                 tracing::info!(
@@ -133,6 +142,7 @@ pub async fn run_forever(state: AppState, interval: Duration) {
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed; retrying next interval"),
         }
     }
+    tracing::info!("deadline sweep stopped");
 }
 
 /// One sweep, recorded: its duration in `/metrics`, its success or failure in `job_runs` (for
