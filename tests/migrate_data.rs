@@ -117,6 +117,20 @@ async fn read_case(app: &TestApp, token: &str, id: i64) -> (Value, Vec<Value>, V
     (case, events, photos)
 }
 
+/// What the member of the public sees of their report, with the receipt they kept.
+async fn follow(app: &TestApp, receipt: &Value) -> Value {
+    let code = receipt["tracking_code"].as_str().unwrap();
+    let secret = receipt["secret"].as_str().unwrap();
+    app.send(
+        TestRequest::get()
+            .uri(&format!("/api/v1/public/reports/{code}"))
+            .insert_header(("x-report-secret", secret)),
+    )
+    .await
+    .assert_status(200)
+    .clone()
+}
+
 fn case_seq(case: &Value) -> i64 {
     let no = case["case_no"].as_str().unwrap();
     no.rsplit('-').next().unwrap().parse().unwrap()
@@ -232,17 +246,32 @@ async fn the_demo_county_moves_to_postgres_and_reads_the_same() {
     let body = json!({"action": "approve_closure", "outcome": "duplicate", "duplicate_of": closed});
     act(&app, &cadre, dup, body).await;
     ids.push(dup);
-    // pending_verification: on main no API yet files a case in this state (public reports are
-    // being built); a row in it is stored like any other, so it is set in the file directly.
-    let pending = id_of(&report(&app, &inspector, group, "群众反映：仓库私接电线").await);
-    app.db
-        .conn()
-        .batch_execute(&format!(
-            "UPDATE hazards SET status = 'pending_verification' WHERE id = {pending}"
-        ))
+    // pending_verification: a report from the public, with its tracking code and secret.
+    let public = app
+        .post(
+            "/api/v1/public/reports",
+            None,
+            json!({
+                "region_id": group,
+                "category": "blocked_escape_route",
+                "description": "楼道里堆满了纸箱和旧家具，安全出口被堵死",
+                "address": "李家山村一组12号",
+                "contact_phone": "13909710001",
+                "contact_name": "王秀英",
+            }),
+        )
+        .await
+        .assert_status(201)
+        .clone();
+    let pending = app
+        .get("/api/v1/hazards?limit=1", Some(&cadre))
+        .await
+        .assert_status(200)["items"][0]["id"]
+        .as_i64()
         .unwrap();
     ids.push(pending);
 
+    let public_view = follow(&app, &public).await;
     let county = tok("demo.county");
     let mut before = Vec::new();
     for id in &ids {
@@ -317,6 +346,8 @@ async fn the_demo_county_moves_to_postgres_and_reads_the_same() {
         1,
         "the photo travelled and reads the same"
     );
+    // The member of the public still follows the report with the code and secret they kept.
+    assert_eq!(follow(&app, &public).await, public_view);
     // New cases continue the numbering; new rows take fresh ids.
     let next = report(
         &app,
