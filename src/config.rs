@@ -15,6 +15,8 @@ pub mod defaults {
     pub const DATA_DIR: &str = "./firegrid-data";
     pub const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
     pub const SWEEP_INTERVAL_SECS: u64 = 60;
+    /// A public reporter's contact is kept this long after the case closes (issue 12).
+    pub const CONTACT_RETENTION_DAYS: u32 = 180;
     pub const POOL_SIZE: u32 = 16;
     pub const POOL_TIMEOUT_SECS: u64 = 5;
     pub const DB_TIMEOUT_SECS: u64 = 5;
@@ -194,6 +196,14 @@ pub struct Config {
         global = true
     )]
     pub sweep_interval_secs: u64,
+    /// Days after a case closes before its public reporter's contact is erased.
+    #[arg(
+        long,
+        env = "FIREGRID_CONTACT_RETENTION_DAYS",
+        default_value_t = defaults::CONTACT_RETENTION_DAYS,
+        global = true
+    )]
+    pub contact_retention_days: u32,
     /// Database connections per server process.
     #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = defaults::POOL_SIZE, global = true)]
     pub pool_size: u32,
@@ -286,6 +296,8 @@ pub struct Settings {
     pub tz: chrono_tz::Tz,
     pub admin_password: Option<String>,
     pub sweep_interval: Duration,
+    /// Days a public reporter's contact outlives the case's closure.
+    pub contact_retention_days: u32,
     pub pool_size: u32,
     pub pool_timeout: Duration,
     pub db_timeout: Duration,
@@ -333,6 +345,7 @@ impl Config {
             tz: self.tz,
             admin_password: self.admin_password.clone(),
             sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
+            contact_retention_days: self.contact_retention_days,
             pool_size: self.pool_size.max(1),
             pool_timeout: Duration::from_secs(self.pool_timeout_secs.max(1)),
             db_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
@@ -407,6 +420,7 @@ impl Settings {
             tz: defaults::TZ,
             admin_password: None,
             sweep_interval: Duration::from_secs(defaults::SWEEP_INTERVAL_SECS),
+            contact_retention_days: defaults::CONTACT_RETENTION_DAYS,
             pool_size: defaults::POOL_SIZE,
             pool_timeout: Duration::from_secs(defaults::POOL_TIMEOUT_SECS),
             db_timeout: Duration::from_secs(defaults::DB_TIMEOUT_SECS),
@@ -444,6 +458,10 @@ mod tests {
         assert_eq!(flag_default("pool_size"), s.pool_size.to_string());
         assert_eq!(flag_default("pool_timeout_secs"), secs(s.pool_timeout));
         assert_eq!(flag_default("sweep_interval_secs"), secs(s.sweep_interval));
+        assert_eq!(
+            flag_default("contact_retention_days"),
+            s.contact_retention_days.to_string()
+        );
         assert_eq!(flag_default("json_limit"), s.json_limit.to_string());
         assert_eq!(
             flag_default("access_token_ttl_secs"),

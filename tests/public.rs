@@ -632,6 +632,149 @@ async fn hotline_intake_by_village_staff(b: Backend) {
         .assert_problem(401, "unauthenticated");
 }
 
+/// Two servers sweeping at the same moment.
+fn sweep_on_two_servers(
+    app: &TestApp,
+    at: chrono::NaiveDateTime,
+) -> firegrid::public::sweep::FirstResponseReport {
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let url = app.db.url.clone();
+            std::thread::spawn(move || {
+                let pool = firegrid::db::build_pool(&url, 2, std::time::Duration::from_secs(30));
+                let mut c = pool.get().unwrap();
+                firegrid::hazards::sweep::sweep_once(&mut c, at)
+                    .unwrap()
+                    .first_response
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .fold(Default::default(), |a, b| {
+            firegrid::public::sweep::FirstResponseReport {
+                reminded: a.reminded + b.reminded,
+                overdue: a.overdue + b.overdue,
+                erased: a.erased + b.erased,
+            }
+        })
+}
+
+async fn kinds(app: &TestApp, token: &str, kind: &str) -> usize {
+    let r = app
+        .get("/api/v1/me/notifications?limit=200", Some(token))
+        .await;
+    r.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == kind)
+        .count()
+}
+
+/// A first response is due within 48 hours: the village is reminded at 24, the township told
+/// at 48, each exactly once however many servers sweep; the list filters by it; the contact of a
+/// case closed long enough ago is erased and the case stays.
+async fn the_first_response_rule_fires_once_across_servers(b: Backend) {
+    let app = spawn(b).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    submit(&app, "198.51.100.30", report(w.t.group))
+        .await
+        .assert_status(201);
+    let answered = id_of(&newest_case(&app, &s.cadre).await);
+    submit(&app, "198.51.100.31", report(w.t.village))
+        .await
+        .assert_status(201);
+    let silent = id_of(&newest_case(&app, &s.cadre).await);
+    act(
+        &app,
+        &s.cadre,
+        answered,
+        json!({"action": "reply_public", "text": "收到，正在核实"}),
+    )
+    .await
+    .assert_status(200);
+    let t0 = firegrid::db::now();
+    let hours = |h: i64| t0 + chrono::Duration::hours(h);
+
+    assert_eq!(sweep_on_two_servers(&app, hours(23)).reminded, 0);
+    assert_eq!(sweep_on_two_servers(&app, hours(25)).reminded, 1);
+    assert_eq!(sweep_on_two_servers(&app, hours(26)).reminded, 0);
+    assert_eq!(kinds(&app, &s.cadre, "first_response_soon").await, 1);
+    assert_eq!(
+        kinds(&app, &s.village_police, "first_response_soon").await,
+        1
+    );
+    assert_eq!(kinds(&app, &s.official, "first_response_soon").await, 0);
+
+    assert_eq!(sweep_on_two_servers(&app, hours(47)).overdue, 0);
+    assert_eq!(sweep_on_two_servers(&app, hours(49)).overdue, 1);
+    assert_eq!(sweep_on_two_servers(&app, hours(50)).overdue, 0);
+    assert_eq!(kinds(&app, &s.official, "first_response_overdue").await, 1);
+    assert_eq!(kinds(&app, &s.cadre, "first_response_overdue").await, 0);
+
+    let late = app
+        .get(
+            "/api/v1/hazards?first_response_overdue=true",
+            Some(&s.official),
+        )
+        .await;
+    let items = late.assert_status(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(id_of(&items[0]), silent);
+    assert_eq!(items[0]["public_report"]["first_response_overdue"], true);
+    // Answering late does not take it off the record.
+    act(&app, &s.cadre, silent, json!({"action": "verify"}))
+        .await
+        .assert_status(200);
+    let late = app
+        .get(
+            "/api/v1/hazards?first_response_overdue=true",
+            Some(&s.official),
+        )
+        .await;
+    assert_eq!(
+        late.assert_status(200)["items"].as_array().unwrap().len(),
+        1
+    );
+
+    // 180 days after the answered report is rejected, its contact goes; the open one keeps it.
+    act(
+        &app,
+        &s.cadre,
+        answered,
+        json!({"action": "reject_report", "public_reason": "已清理"}),
+    )
+    .await
+    .assert_status(200);
+    let later = firegrid::db::now() + chrono::Duration::days(180);
+    assert_eq!(
+        sweep_on_two_servers(&app, later - chrono::Duration::hours(1)).erased,
+        0
+    );
+    assert_eq!(
+        sweep_on_two_servers(&app, later + chrono::Duration::hours(1)).erased,
+        1
+    );
+    let case = app
+        .get(&format!("/api/v1/hazards/{answered}"), Some(&s.cadre))
+        .await;
+    let case = case.assert_status(200);
+    assert!(case["public_report"]["contact"].is_null(), "{case}");
+    assert_eq!(case["public_report"]["contact_erased"], true);
+    assert_eq!(case["status"], "rejected");
+    assert!(case["description"].as_str().unwrap().contains("纸箱"));
+    let open = app
+        .get(&format!("/api/v1/hazards/{silent}"), Some(&s.cadre))
+        .await;
+    assert_eq!(
+        open.assert_status(200)["public_report"]["contact"]["phone"],
+        PHONE
+    );
+}
+
 db_tests!(
     the_region_tree_is_public_and_cacheable,
     a_public_report_travels_to_closure,
@@ -640,4 +783,5 @@ db_tests!(
     the_throttle_holds_across_servers,
     a_retry_returns_the_same_report_with_a_new_secret,
     hotline_intake_by_village_staff,
+    the_first_response_rule_fires_once_across_servers,
 );

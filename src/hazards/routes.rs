@@ -161,6 +161,8 @@ pub struct HazardQuery {
     pub overdue: Option<bool>,
     /// Only cases listed for supervision.
     pub listed: Option<bool>,
+    /// Only public reports without a first response within 48 hours (late or still missing).
+    pub first_response_overdue: Option<bool>,
     /// Received at or after (RFC 3339).
     pub created_from: Option<chrono::DateTime<chrono::Utc>>,
     /// Received before (RFC 3339).
@@ -187,6 +189,7 @@ pub async fn list_hazards(
         within: None,
         overdue: q.overdue.unwrap_or(false),
         listed: q.listed.unwrap_or(false),
+        first_response_overdue: q.first_response_overdue.unwrap_or(false),
         created_from: q.created_from.map(|t| t.naive_utc()),
         created_to: q.created_to.map(|t| t.naive_utc()),
         before_id: page.after_id()?,

@@ -1001,6 +1001,8 @@ pub struct ListFilter {
     pub within: Option<Scope>,
     pub overdue: bool,
     pub listed: bool,
+    /// Public reports whose first response came late or is late (48 hours).
+    pub first_response_overdue: bool,
     pub created_from: Option<NaiveDateTime>,
     pub created_to: Option<NaiveDateTime>,
     pub before_id: Option<i64>,
@@ -1142,6 +1144,18 @@ fn list_slice(
     }
     if f.listed {
         q = q.filter(hazards::supervision_listed.eq(true));
+    }
+    if f.first_response_overdue {
+        use crate::db::schema::public_reports as pr;
+        q = q.filter(
+            hazards::id.eq_any(
+                pr::table.select(pr::hazard_id).filter(
+                    pr::first_response_overdue.eq(true).or(pr::first_response_at
+                        .is_null()
+                        .and(pr::first_response_due.lt(now))),
+                ),
+            ),
+        );
     }
     if let Some(t) = f.created_from {
         q = q.filter(hazards::created_at.ge(t));

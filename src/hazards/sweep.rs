@@ -27,6 +27,8 @@ pub struct SweepReport {
     /// Overdue cases that could not move on (no police station) and were announced.
     pub stalled: usize,
     pub reminded: usize,
+    /// Public reports: reminders at 24 hours, overdue flags at 48, contacts erased.
+    pub first_response: crate::public::sweep::FirstResponseReport,
 }
 
 /// Claims up to `batch` due cases for this transaction.
@@ -67,9 +69,19 @@ fn claim_due(
     })
 }
 
-/// One pass: every case due now is moved (or flagged), and every deadline within a day that
-/// was not yet announced is announced.
+/// One pass with the default contact retention (tests, tools).
 pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepReport> {
+    sweep_with(conn, now, crate::config::defaults::CONTACT_RETENTION_DAYS)
+}
+
+/// One pass: every case due now is moved (or flagged), every deadline within a day that was
+/// not yet announced is announced, and public reports are held to the 48-hour rule
+/// (`public::sweep`).
+pub fn sweep_with(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    contact_retention_days: u32,
+) -> AppResult<SweepReport> {
     let mut report = SweepReport::default();
     // Cases that were due but needed nothing (defensive: they are not claimed again this pass).
     let mut inert: Vec<i64> = Vec::new();
@@ -105,6 +117,11 @@ pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepRepor
             report.reminded += 1;
         }
     }
+    report.first_response = crate::public::sweep::sweep(
+        conn,
+        chrono::Duration::days(i64::from(contact_retention_days)),
+        now,
+    )?;
     db::write_tx(conn, |c| {
         crate::idempotency::prune(c, now)?;
         crate::auth::store::prune_failures(c, crate::auth::throttle::window_start(now))?;
@@ -130,11 +147,19 @@ pub async fn run_forever(
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
         match run_once(&state).await {
-            Ok(r) if r.expired > 0 || r.stalled > 0 || r.reminded > 0 => {
+            Ok(r)
+                if r.expired > 0
+                    || r.stalled > 0
+                    || r.reminded > 0
+                    || r.first_response != Default::default() =>
+            {
                 tracing::info!(
                     expired = r.expired,
                     stalled = r.stalled,
                     reminded = r.reminded,
+                    first_response_reminded = r.first_response.reminded,
+                    first_response_overdue = r.first_response.overdue,
+                    contacts_erased = r.first_response.erased,
                     "deadline sweep"
                 );
             }
@@ -149,8 +174,9 @@ pub async fn run_forever(
 /// every server's `/readyz`), and the outbox backlog read alongside.
 pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let started = std::time::Instant::now();
+    let retention = state.settings.contact_retention_days;
     let result = db::run_bulk(&state.pool, move |conn| {
-        let report = sweep_once(conn, db::now())?;
+        let report = sweep_with(conn, db::now(), retention)?;
         let ms = started.elapsed().as_millis() as i64;
         jobs::record_success(conn, jobs::DEADLINE_SWEEP, db::now(), ms)?;
         Ok((report, jobs::outbox_backlog(conn)?))

@@ -9,4 +9,5 @@ pub mod model;
 pub mod regions;
 pub mod routes;
 pub mod store;
+pub mod sweep;
 pub mod throttle;
