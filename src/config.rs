@@ -27,6 +27,12 @@ pub mod defaults {
     pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
     /// 30 days.
     pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+    pub const WEBHOOK_INTERVAL_SECS: u64 = 2;
+    pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
+    pub const WEBHOOK_RETRY_BASE_SECS: u64 = 30;
+    pub const WEBHOOK_RETRY_MAX_SECS: u64 = 3600;
+    /// 24 hours.
+    pub const WEBHOOK_RETRY_WINDOW_SECS: u64 = 24 * 3600;
 }
 
 #[derive(Debug, Parser)]
@@ -279,6 +285,60 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "FIREGRID_WORKERS", global = true)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub webhooks: WebhookFlags,
+}
+
+/// The webhook delivery worker (README "Webhooks").
+#[derive(Debug, Clone, Args)]
+pub struct WebhookFlags {
+    /// How often each server looks for webhook deliveries that are due, in seconds.
+    #[arg(long, env = "FIREGRID_WEBHOOK_INTERVAL_SECS", default_value_t = defaults::WEBHOOK_INTERVAL_SECS, global = true)]
+    pub webhook_interval_secs: u64,
+    /// How long one webhook POST may take (connecting, sending, the answer), in seconds.
+    #[arg(long, env = "FIREGRID_WEBHOOK_TIMEOUT_SECS", default_value_t = defaults::WEBHOOK_TIMEOUT_SECS, global = true)]
+    pub webhook_timeout_secs: u64,
+    /// The first retry's delay in seconds; each further one doubles it.
+    #[arg(long, env = "FIREGRID_WEBHOOK_RETRY_BASE_SECS", default_value_t = defaults::WEBHOOK_RETRY_BASE_SECS, global = true)]
+    pub webhook_retry_base_secs: u64,
+    /// The longest delay between two attempts, in seconds.
+    #[arg(long, env = "FIREGRID_WEBHOOK_RETRY_MAX_SECS", default_value_t = defaults::WEBHOOK_RETRY_MAX_SECS, global = true)]
+    pub webhook_retry_max_secs: u64,
+    /// How long a delivery is retried before it is marked failed, in seconds (default 24 h).
+    #[arg(long, env = "FIREGRID_WEBHOOK_RETRY_WINDOW_SECS", default_value_t = defaults::WEBHOOK_RETRY_WINDOW_SECS, global = true)]
+    pub webhook_retry_window_secs: u64,
+}
+
+/// The delivery worker's timing, resolved.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub retry_window: Duration,
+}
+
+impl WebhookSettings {
+    pub fn from_flags(f: &WebhookFlags) -> Self {
+        WebhookSettings {
+            interval: Duration::from_secs(f.webhook_interval_secs.max(1)),
+            timeout: Duration::from_secs(f.webhook_timeout_secs.max(1)),
+            retry_base: Duration::from_secs(f.webhook_retry_base_secs.max(1)),
+            retry_max: Duration::from_secs(f.webhook_retry_max_secs.max(1)),
+            retry_window: Duration::from_secs(f.webhook_retry_window_secs),
+        }
+    }
+
+    pub fn defaults() -> Self {
+        WebhookSettings {
+            interval: Duration::from_secs(defaults::WEBHOOK_INTERVAL_SECS),
+            timeout: Duration::from_secs(defaults::WEBHOOK_TIMEOUT_SECS),
+            retry_base: Duration::from_secs(defaults::WEBHOOK_RETRY_BASE_SECS),
+            retry_max: Duration::from_secs(defaults::WEBHOOK_RETRY_MAX_SECS),
+            retry_window: Duration::from_secs(defaults::WEBHOOK_RETRY_WINDOW_SECS),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -308,6 +368,9 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The address this server listens on: a webhook may not point back at it.
+    pub bind: String,
+    pub webhooks: WebhookSettings,
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -356,6 +419,8 @@ impl Config {
             access_token_ttl: Duration::from_secs(self.access_token_ttl_secs.max(1)),
             refresh_token_ttl: Duration::from_secs(self.refresh_token_ttl_secs.max(60)),
             trusted_proxies: self.trusted_proxies.clone(),
+            bind: self.bind.clone(),
+            webhooks: WebhookSettings::from_flags(&self.webhooks),
         })
     }
 
@@ -431,6 +496,8 @@ impl Settings {
             access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
             refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),
             trusted_proxies: Vec::new(),
+            bind: defaults::BIND.to_string(),
+            webhooks: WebhookSettings::defaults(),
         }
     }
 }
@@ -472,6 +539,16 @@ mod tests {
             secs(s.refresh_token_ttl)
         );
         assert_eq!(flag_default("tz"), s.tz.to_string());
+        assert_eq!(flag_default("bind"), s.bind);
+        let w = &s.webhooks;
+        assert_eq!(flag_default("webhook_interval_secs"), secs(w.interval));
+        assert_eq!(flag_default("webhook_timeout_secs"), secs(w.timeout));
+        assert_eq!(flag_default("webhook_retry_base_secs"), secs(w.retry_base));
+        assert_eq!(flag_default("webhook_retry_max_secs"), secs(w.retry_max));
+        assert_eq!(
+            flag_default("webhook_retry_window_secs"),
+            secs(w.retry_window)
+        );
         assert!(s.trusted_proxies.is_empty() && s.admin_password.is_none());
     }
 }

@@ -33,6 +33,7 @@ pub mod telemetry;
 pub mod users;
 pub mod validate;
 pub mod vocab;
+pub mod webhooks;
 
 use std::sync::Arc;
 

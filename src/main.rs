@@ -188,6 +188,9 @@ fn serve(config: &Config) -> Result<(), CommandError> {
         tracing::info!(%bind, "firegrid listening");
         // Every server sweeps; claiming with row locks keeps each move to one server.
         let interval = state.settings.sweep_interval;
+        // Every server delivers webhooks; leases keep each delivery with one server at a time
+        // (one cut short by a shutdown is sent again once its lease ends).
+        actix_web::rt::spawn(firegrid::webhooks::worker::run_forever(state.clone()));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sweep = actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(
             state, interval, stopped,

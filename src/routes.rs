@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::http::ops;
 use crate::{
     attachments, auth, hazards, import, notifications, organizations, premises, public, regions,
-    roster, users,
+    roster, users, webhooks,
 };
 
 pub fn register(cfg: &mut ServiceConfig) {
@@ -23,6 +23,7 @@ pub fn register(cfg: &mut ServiceConfig) {
             .configure(hazards::routes::configure)
             .configure(attachments::routes::configure)
             .configure(notifications::routes::configure)
-            .configure(public::routes::configure),
+            .configure(public::routes::configure)
+            .configure(webhooks::routes::configure),
     );
 }

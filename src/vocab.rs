@@ -466,6 +466,30 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// The body a webhook receives: firegrid's own JSON, or a WeCom (企业微信) or DingTalk (钉钉)
+    /// group robot's markdown message.
+    pub WebhookFormat in "webhooks.format" {
+        /// `{id, event_id, kind, message, occurred_at, region_id, hazard}`.
+        Generic => "generic",
+        /// `{"msgtype":"markdown","markdown":{"content":…}}`.
+        Wecom => "wecom",
+        /// `{"msgtype":"markdown","markdown":{"title":…,"text":…}}`.
+        Dingtalk => "dingtalk",
+    }
+);
+
+text_enum!(
+    /// Where one webhook delivery stands.
+    pub DeliveryStatus in "webhook_deliveries.status" {
+        /// Not yet answered with 2xx; retried with back-off.
+        Pending => "pending",
+        Delivered => "delivered",
+        /// Given up once the retry window closed.
+        Failed => "failed",
+    }
+);
+
 /// Reads a wire value with the server's own deserializer and checks it serialises back as it
 /// came; the error says why not.
 pub type RoundTrip = fn(&str) -> Result<(), String>;
@@ -501,7 +525,9 @@ pub fn round_trips() -> Vec<(&'static str, RoundTrip)> {
         EventAction,
         NotificationKind,
         Channel,
-        PublicStatus
+        PublicStatus,
+        WebhookFormat,
+        DeliveryStatus
     )
 }
 

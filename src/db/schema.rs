@@ -284,6 +284,53 @@ diesel::table! {
 
 diesel::joinable!(public_reports -> hazards (hazard_id));
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        secret -> Nullable<Text>,
+        kinds -> Text,
+        format -> Text,
+        region_id -> Nullable<BigInt>,
+        organization_id -> Nullable<BigInt>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        hazard_id -> Nullable<BigInt>,
+        region_path -> Text,
+        message -> Text,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        delivery_id -> Text,
+        webhook_id -> BigInt,
+        outbox_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> notification_outbox (outbox_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     hazards,
     case_counters,
@@ -305,4 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     public_reports,
     public_throttle,
     public_idempotency_keys,
+    webhooks,
+    notification_outbox,
+    webhook_deliveries,
 );

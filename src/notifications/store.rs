@@ -233,7 +233,7 @@ pub fn send(
     send_all(conn, &out, now)
 }
 
-/// Writes notifications in multi-row INSERTs (which diesel builds per backend, not through the
+/// Writes notifications (and their outbox events, `outbox::record`) in multi-row INSERTs (which diesel builds per backend, not through the
 /// connection enum), in chunks well inside either backend's bind-parameter limit.
 pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<usize> {
     for chunk in out.chunks(1000) {
@@ -252,6 +252,9 @@ pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppR
         let insert = diesel::insert_into(notifications::table).values(&rows);
         per_backend!(conn, |c| insert.execute(c))?;
     }
+    // The same events, once each, for the webhooks: in this transaction, so they leave the
+    // building exactly when the notifications exist.
+    crate::notifications::outbox::record(conn, out, now)?;
     Ok(out.len())
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE notification_outbox;
+DROP TABLE webhooks;
