@@ -89,10 +89,11 @@ fn update_row(
     Ok(())
 }
 
-/// HOOK for the notification outbox (issue 15, webhooks): how many notifications wait for
-/// delivery. `None` while this build has no outbox table; once it lands, count its pending rows
-/// here (undispatched events plus pending deliveries) and `/metrics` exports
-/// `firegrid_outbox_backlog` from the next sweep on.
-pub fn outbox_backlog(_conn: &mut DbConn) -> AppResult<Option<i64>> {
-    Ok(None)
+/// The notification outbox's backlog (issue 15, webhooks): outbox events not yet fanned out
+/// plus deliveries not yet made (waiting for a retry included); `/metrics` exports it as
+/// `firegrid_outbox_backlog` from the next sweep on. The parts, and failed deliveries, are in
+/// `webhooks::backlog`.
+pub fn outbox_backlog(conn: &mut DbConn) -> AppResult<Option<i64>> {
+    let b = crate::webhooks::backlog(conn, crate::db::now())?;
+    Ok(Some(b.undispatched_events + b.pending_deliveries))
 }

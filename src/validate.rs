@@ -26,6 +26,10 @@ pub const USERNAME: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u2
 pub const PHONE: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\+?-*([0-9]-*){5,20}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 /// A phone number, or blank to clear it.
 pub const PHONE_OR_BLANK: &str = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(\+?-*([0-9]-*){5,20})?[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
+/// A shared secret (`Checks::secret`): 16–200 characters, no control character and no white
+/// space (it is copied between systems, where either would be mangled).
+pub const SECRET: &str =
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{16,200}$";
 
 /// Every pattern the document may carry on a string a client sends.
 pub const PATTERNS: &[&str] = &[
@@ -37,6 +41,7 @@ pub const PATTERNS: &[&str] = &[
     USERNAME,
     PHONE,
     PHONE_OR_BLANK,
+    SECRET,
 ];
 
 /// Collects field errors; `finish` turns them into one 422.
@@ -137,6 +142,18 @@ impl Checks {
         } else if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
         }
+    }
+
+    /// A secret shared with another system (`SECRET`), taken as given (not trimmed).
+    pub fn secret(&mut self, field: &str, value: &str) -> String {
+        let n = value.chars().count();
+        if !(16..=200).contains(&n) || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            self.fail(
+                field,
+                "must be 16–200 characters without spaces or control characters",
+            );
+        }
+        value.to_string()
     }
 
     pub fn finish(self) -> Result<(), crate::error::AppError> {
@@ -267,5 +284,14 @@ mod tests {
         agree(PHONE_OR_BLANK, |s| {
             controls_ok(s) && (s.trim().is_empty() || passes(|c, s| _ = c.phone("f", s))(s))
         });
+        // Secrets are long: the corpus padded to both sides of the length limits.
+        let re = regex::Regex::new(SECRET).unwrap();
+        let secret_ok = passes(|c, s| _ = c.secret("f", s));
+        for s in corpus() {
+            for pad in [14, 16, 196, 200] {
+                let long = format!("{s}{}", "k".repeat(pad));
+                assert_eq!(re.is_match(&long), secret_ok(&long), "SECRET on {long:?}");
+            }
+        }
     }
 }

@@ -390,6 +390,16 @@ async fn each_notification_batch_writes_its_events(b: Backend) {
     let backlog = backlog(&app);
     assert_eq!(backlog.undispatched_events, events);
     assert_eq!(backlog.pending_deliveries, 0);
+    // The same backlog in /metrics, from the next sweep on.
+    firegrid::hazards::sweep::run_once(&app.state)
+        .await
+        .unwrap();
+    let text = String::from_utf8(app.get("/metrics", None).await.raw).unwrap();
+    let gauge = text
+        .lines()
+        .find_map(|l| l.strip_prefix("firegrid_outbox_backlog "))
+        .unwrap_or_else(|| panic!("no backlog in {text}"));
+    assert_eq!(gauge.trim().parse::<i64>().unwrap(), events);
 }
 
 // ---- delivery ----

@@ -125,8 +125,8 @@ fn sweep_health(
 /// Prometheus metrics in the text exposition format: request counts and latency histograms
 /// per route pattern, method and status; the deadline sweep (`firegrid_sweep_duration_seconds`,
 /// `firegrid_sweep_runs_total`), the connection pool (`firegrid_db_pool_waiters`,
-/// `firegrid_db_pool_connections`, `firegrid_db_pool_idle_connections`) and, in builds with a
-/// notification outbox, `firegrid_outbox_backlog`.
+/// `firegrid_db_pool_connections`, `firegrid_db_pool_idle_connections`) and the notification
+/// outbox's backlog, `firegrid_outbox_backlog` (events and deliveries still to be made).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
 ))]

@@ -12,16 +12,16 @@ pub struct NewWebhook {
     /// Where deliveries are POSTed: http(s), not this server. For WeCom (企业微信) the group
     /// robot's URL (`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`), for DingTalk
     /// (钉钉) `https://oapi.dingtalk.com/robot/send?access_token=…`.
-    #[schema(
-        min_length = 1,
-        max_length = 2000,
-        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://"
-    )]
+    #[schema(min_length = 1, max_length = 2000, format = "uri")]
     pub url: String,
     /// Signs every delivery (`X-Firegrid-Signature`). For `generic` the server makes one when
     /// it is left out; for `dingtalk` give the robot's 加签 secret (`SEC…`) and the URL is
     /// signed as DingTalk requires. Returned only in the answer to this request.
-    #[schema(min_length = 16, max_length = 200)]
+    #[schema(
+        min_length = 16,
+        max_length = 200,
+        pattern = r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{16,200}$"
+    )]
     pub secret: Option<String>,
     /// The notification kinds to send; empty or left out: every kind, also kinds added later.
     #[serde(default)]
