@@ -775,6 +775,127 @@ async fn the_first_response_rule_fires_once_across_servers(b: Backend) {
     );
 }
 
+/// A report near an open case of the same category (or at the same premises) names it as a
+/// possible duplicate; closed as its duplicate, the report's tracking code follows the original.
+async fn duplicates_are_suggested_and_followed(b: Backend) {
+    let app = spawn(b).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let staff_report = |category: &str, lat: f64, lng: f64, premises: Option<i64>| {
+        let mut body = report_body(w.t.group, Severity::General, "楼道堵塞");
+        body["category"] = json!(category);
+        body["lat"] = json!(lat);
+        body["lng"] = json!(lng);
+        if let Some(p) = premises {
+            body["premises_id"] = json!(p);
+        }
+        body
+    };
+    let post = |body: Value| {
+        let token = s.inspector.clone();
+        let app = &app;
+        async move {
+            let r = app.post("/api/v1/hazards", Some(&token), body).await;
+            r.assert_status(201).clone()
+        }
+    };
+    // The original, 50 m north of the report to come; one 300 m away; one of another category.
+    let original = post(staff_report("blocked_escape_route", 36.50045, 101.6, None)).await;
+    let far = post(staff_report("blocked_escape_route", 36.5027, 101.6, None)).await;
+    let other = post(staff_report("electrical", 36.5, 101.6, None)).await;
+
+    let mut body = report(w.t.group);
+    body["lat"] = json!(36.5);
+    body["lng"] = json!(101.6);
+    let receipt = submit(&app, "198.51.100.40", body).await;
+    let receipt = receipt.assert_status(201).clone();
+    let (code, secret) = (
+        receipt["tracking_code"].as_str().unwrap(),
+        receipt["secret"].as_str().unwrap(),
+    );
+    let case = newest_case(&app, &s.cadre).await;
+    let dups = case["possible_duplicates"].as_array().unwrap();
+    assert_eq!(dups.len(), 1, "{dups:?}");
+    assert_eq!(id_of(&dups[0]), id_of(&original));
+    assert_eq!(dups[0]["case_no"], original["case_no"]);
+    let d = dups[0]["distance_m"].as_f64().unwrap();
+    assert!((45.0..55.0).contains(&d), "{d}");
+    for not in [&far, &other] {
+        assert!(!dups.iter().any(|x| id_of(x) == id_of(not)));
+    }
+    // Not in the public view, nor in lists.
+    assert!(follow(&app, code, secret)
+        .await
+        .body
+        .get("possible_duplicates")
+        .is_none());
+    let list = app.get("/api/v1/hazards", Some(&s.cadre)).await;
+    assert!(list.assert_status(200)["items"][0]["possible_duplicates"].is_null());
+
+    // Closed as the original's duplicate, the report follows the original.
+    let id = id_of(&case);
+    act(&app, &s.cadre, id, json!({"action": "reject_report", "public_reason": "已有同一隐患在处理", "duplicate_of": 999_999}))
+        .await
+        .assert_problem(422, "validation_failed");
+    let closed = act(
+        &app,
+        &s.cadre,
+        id,
+        json!({"action": "reject_report", "public_reason": "已有同一隐患在处理", "duplicate_of": id_of(&original)}),
+    )
+    .await;
+    let closed = closed.assert_status(200).clone();
+    assert_eq!(
+        (closed["status"].as_str(), closed["outcome"].as_str()),
+        (Some("closed"), Some("duplicate"))
+    );
+    assert_eq!(closed["duplicate_of"], original["id"]);
+    let v = follow(&app, code, secret).await.assert_status(200).clone();
+    assert_eq!(v["status"], "verified");
+    assert_eq!(v["public_reply"], "已有同一隐患在处理");
+    let oid = id_of(&original);
+    act(&app, &s.inspector, oid, json!({"action": "set_deadline", "deadline": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339()}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        follow(&app, code, secret).await.body["status"],
+        "in_progress"
+    );
+    act(
+        &app,
+        &s.handler,
+        oid,
+        json!({"action": "submit_rectification", "note": "已清理"}),
+    )
+    .await
+    .assert_status(200);
+    act(
+        &app,
+        &s.cadre,
+        oid,
+        json!({"action": "approve_closure", "outcome": "rectified"}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(follow(&app, code, secret).await.body["status"], "resolved");
+
+    // Two staff reports at one premises of the group: the second names the first.
+    let shop = w.premises(w.t.group, "李家山小卖部").build(&app).await;
+    let first = post(staff_report("flammable_storage", 36.51, 101.61, Some(shop))).await;
+    let second = post(staff_report("equipment_missing", 36.52, 101.62, Some(shop))).await;
+    let dups = second["possible_duplicates"].as_array().unwrap();
+    assert_eq!(dups.len(), 1, "{dups:?}");
+    assert_eq!(id_of(&dups[0]), id_of(&first));
+    assert!(dups[0]["distance_m"].is_null());
+    // The outsider's view: the case is not theirs at all.
+    app.get(
+        &format!("/api/v1/hazards/{}", id_of(&second)),
+        Some(&s.outsider),
+    )
+    .await
+    .assert_problem(404, "not_found");
+}
+
 db_tests!(
     the_region_tree_is_public_and_cacheable,
     a_public_report_travels_to_closure,
@@ -784,4 +905,5 @@ db_tests!(
     a_retry_returns_the_same_report_with_a_new_secret,
     hotline_intake_by_village_staff,
     the_first_response_rule_fires_once_across_servers,
+    duplicates_are_suggested_and_followed,
 );

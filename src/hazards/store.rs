@@ -126,6 +126,10 @@ pub struct Hazard {
     /// A report from the public (群众举报): its channel, tracking code and first response; the
     /// reporter's contact only for staff who verify or handle the case (single-case responses).
     pub public_report: Option<crate::public::model::PublicReportInfo>,
+    /// While a case waits for verification or is open: other open cases from the last 30 days
+    /// that may be the same hazard (same group and premises, or within 100 m with the same
+    /// category), for staff to close it as a `duplicate` of one. Single-case answers only.
+    pub possible_duplicates: Option<Vec<crate::hazards::duplicates::PossibleDuplicate>>,
 }
 
 /// The cases with these ids, in id order.
@@ -952,6 +956,12 @@ pub fn to_api(
             None => None,
         };
         let public_report = report.map(|rep| rep.staff_view(r, p, now));
+        let possible_duplicates = match p {
+            Some(p) if matches!(r.status, Status::PendingVerification | Status::Open) => {
+                Some(crate::hazards::duplicates::of(conn, p, r)?)
+            }
+            _ => None,
+        };
         let status = r.status;
         out.push(Hazard {
             id: r.id,
@@ -986,6 +996,7 @@ pub fn to_api(
             version: r.version,
             allowed_actions,
             public_report,
+            possible_duplicates,
         });
     }
     Ok(out)
