@@ -285,6 +285,15 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "FIREGRID_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Weights of the annual ranking's components (年度综合考评), e.g.
+    /// `rectification=35,timeliness=20,major_open=20,roster=15,public_response=10` (README, "The ranking").
+    #[arg(
+        long,
+        env = "FIREGRID_RANKING_WEIGHTS",
+        default_value_t = crate::stats::ranking::Weights::default(),
+        global = true
+    )]
+    pub ranking_weights: crate::stats::ranking::Weights,
     #[command(flatten)]
     pub webhooks: WebhookFlags,
 }
@@ -371,6 +380,7 @@ pub struct Settings {
     /// The address this server listens on: a webhook may not point back at it.
     pub bind: String,
     pub webhooks: WebhookSettings,
+    pub ranking_weights: crate::stats::ranking::Weights,
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -421,6 +431,7 @@ impl Config {
             trusted_proxies: self.trusted_proxies.clone(),
             bind: self.bind.clone(),
             webhooks: WebhookSettings::from_flags(&self.webhooks),
+            ranking_weights: self.ranking_weights,
         })
     }
 
@@ -498,6 +509,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             bind: defaults::BIND.to_string(),
             webhooks: WebhookSettings::defaults(),
+            ranking_weights: crate::stats::ranking::Weights::default(),
         }
     }
 }

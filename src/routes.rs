@@ -6,8 +6,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::ops;
 use crate::{
-    attachments, auth, hazards, import, notifications, organizations, premises, public, regions,
-    roster, users, webhooks,
+    attachments, auth, bulletins, exports, hazards, import, notifications, organizations, premises,
+    public, regions, roster, stats, users, webhooks,
 };
 
 pub fn register(cfg: &mut ServiceConfig) {
@@ -24,6 +24,9 @@ pub fn register(cfg: &mut ServiceConfig) {
             .configure(attachments::routes::configure)
             .configure(notifications::routes::configure)
             .configure(public::routes::configure)
-            .configure(webhooks::routes::configure),
+            .configure(webhooks::routes::configure)
+            .configure(stats::routes::configure)
+            .configure(exports::routes::configure)
+            .configure(bulletins::routes::configure),
     );
 }

@@ -490,6 +490,24 @@ text_enum!(
     }
 );
 
+// ---- oversight ----
+
+text_enum!(
+    /// A component of the ranking's composite score (年度综合考评), each between 0 and 1.
+    pub RankingComponent in "(not stored: ranking output and FIREGRID_RANKING_WEIGHTS)" {
+        /// 整改率: the region's `rectification_rate`.
+        Rectification => "rectification",
+        /// 按期整改: the region's `closed_on_time_share`.
+        Timeliness => "timeliness",
+        /// 重大隐患未消除: 1 / (1 + `major_open_at_end`).
+        MajorOpen => "major_open",
+        /// 一长三员达标率: the region's `roster_compliance`.
+        Roster => "roster",
+        /// 群众举报48小时首次答复率: the region's `public_first_response_share`.
+        PublicResponse => "public_response",
+    }
+);
+
 /// Reads a wire value with the server's own deserializer and checks it serialises back as it
 /// came; the error says why not.
 pub type RoundTrip = fn(&str) -> Result<(), String>;
@@ -527,7 +545,8 @@ pub fn round_trips() -> Vec<(&'static str, RoundTrip)> {
         Channel,
         PublicStatus,
         WebhookFormat,
-        DeliveryStatus
+        DeliveryStatus,
+        RankingComponent
     )
 }
 

@@ -148,7 +148,7 @@ pub async fn act_on_hazard(
     Ok(reply.respond())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HazardQuery {
     pub status: Option<Status>,
@@ -169,6 +169,41 @@ pub struct HazardQuery {
     pub created_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl HazardQuery {
+    /// The case list's filter for this query (also the exports'): `region_id` narrows it to a
+    /// region's subtree, 404 when the caller cannot see the region.
+    pub fn filter(
+        &self,
+        conn: &mut db::DbConn,
+        p: &Principal,
+        before_id: Option<i64>,
+        fetch: i64,
+    ) -> AppResult<store::ListFilter> {
+        let within = match self.region_id {
+            Some(rid) => {
+                let r = region_store::get(conn, rid)?;
+                authorize(p, Capability::ReadGrid, Target::Region(&r.path))?;
+                Some(Scope::from_paths(vec![r.path]))
+            }
+            None => None,
+        };
+        Ok(store::ListFilter {
+            status: self.status,
+            level: self.level,
+            severity: self.severity,
+            category: self.category,
+            within,
+            overdue: self.overdue.unwrap_or(false),
+            listed: self.listed.unwrap_or(false),
+            first_response_overdue: self.first_response_overdue.unwrap_or(false),
+            created_from: self.created_from.map(|t| t.naive_utc()),
+            created_to: self.created_to.map(|t| t.naive_utc()),
+            before_id,
+            fetch,
+        })
+    }
+}
+
 /// Cases in the caller's scope, newest first.
 #[utoipa::path(tag = "hazards", security(("bearer" = [])), params(HazardQuery, PageParams),
     responses((status = 200, body = Page<Hazard>), StdErrors))]
@@ -180,29 +215,11 @@ pub async fn list_hazards(
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Hazard>>> {
     let limit = page.limit()?;
+    let before_id = page.after_id()?;
     let q = q.into_inner();
-    let mut f = store::ListFilter {
-        status: q.status,
-        level: q.level,
-        severity: q.severity,
-        category: q.category,
-        within: None,
-        overdue: q.overdue.unwrap_or(false),
-        listed: q.listed.unwrap_or(false),
-        first_response_overdue: q.first_response_overdue.unwrap_or(false),
-        created_from: q.created_from.map(|t| t.naive_utc()),
-        created_to: q.created_to.map(|t| t.naive_utc()),
-        before_id: page.after_id()?,
-        fetch: limit + 1,
-    };
-    let region_id = q.region_id;
     let items = caller
         .run(&state.pool, move |conn, p| {
-            if let Some(rid) = region_id {
-                let r = region_store::get(conn, rid)?;
-                authorize(&p, Capability::ReadGrid, Target::Region(&r.path))?;
-                f.within = Some(Scope::from_paths(vec![r.path]));
-            }
+            let f = q.filter(conn, &p, before_id, limit + 1)?;
             let now = db::now();
             let rows = store::list(conn, &p.scope, &f, now)?;
             store::to_api(conn, &rows, None, now)

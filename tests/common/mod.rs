@@ -3,6 +3,7 @@
 //! cloned from a migrated template and dropped afterwards — so tests run in parallel.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod builders;
 pub mod world;
 
