@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
 use actix_web::{web, App, HttpRequest};
 
 use crate::error::AppError;
@@ -50,6 +50,10 @@ pub fn build_app(
         .wrap(metrics)
         .wrap(from_fn(telemetry::access_log))
         .wrap(from_fn(headers::security_headers))
+        // Outermost, so it sees each body as finally written (problem+json included): gzip, br
+        // or zstd when the client asks (Accept-Encoding). A phone's first sync over a weak link
+        // is mostly repeated JSON keys.
+        .wrap(Compress::default())
 }
 
 /// The HTTP server over `listener`, as the binary runs it (tests start the same one). Slow or

@@ -17,6 +17,7 @@ pub mod defaults {
     pub const SWEEP_INTERVAL_SECS: u64 = 60;
     /// A public reporter's contact is kept this long after the case closes (issue 12).
     pub const CONTACT_RETENTION_DAYS: u32 = 180;
+    pub const PATROL_ALERT_DAYS: u32 = 2;
     pub const POOL_SIZE: u32 = 16;
     pub const POOL_TIMEOUT_SECS: u64 = 5;
     pub const DB_TIMEOUT_SECS: u64 = 5;
@@ -210,6 +211,15 @@ pub struct Config {
         global = true
     )]
     pub contact_retention_days: u32,
+    /// After this many consecutive local days without a patrol, a group's village cadres are
+    /// notified (once per run of missed days).
+    #[arg(
+        long,
+        env = "FIREGRID_PATROL_ALERT_DAYS",
+        default_value_t = defaults::PATROL_ALERT_DAYS,
+        global = true
+    )]
+    pub patrol_alert_days: u32,
     /// Database connections per server process.
     #[arg(long, env = "FIREGRID_POOL_SIZE", default_value_t = defaults::POOL_SIZE, global = true)]
     pub pool_size: u32,
@@ -367,6 +377,7 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// Days a public reporter's contact outlives the case's closure.
     pub contact_retention_days: u32,
+    pub patrol_alert_days: u32,
     pub pool_size: u32,
     pub pool_timeout: Duration,
     pub db_timeout: Duration,
@@ -419,6 +430,7 @@ impl Config {
             admin_password: self.admin_password.clone(),
             sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
             contact_retention_days: self.contact_retention_days,
+            patrol_alert_days: self.patrol_alert_days.max(1),
             pool_size: self.pool_size.max(1),
             pool_timeout: Duration::from_secs(self.pool_timeout_secs.max(1)),
             db_timeout: Duration::from_secs(self.db_timeout_secs.max(1)),
@@ -497,6 +509,7 @@ impl Settings {
             admin_password: None,
             sweep_interval: Duration::from_secs(defaults::SWEEP_INTERVAL_SECS),
             contact_retention_days: defaults::CONTACT_RETENTION_DAYS,
+            patrol_alert_days: defaults::PATROL_ALERT_DAYS,
             pool_size: defaults::POOL_SIZE,
             pool_timeout: Duration::from_secs(defaults::POOL_TIMEOUT_SECS),
             db_timeout: Duration::from_secs(defaults::DB_TIMEOUT_SECS),
@@ -540,6 +553,10 @@ mod tests {
         assert_eq!(
             flag_default("contact_retention_days"),
             s.contact_retention_days.to_string()
+        );
+        assert_eq!(
+            flag_default("patrol_alert_days"),
+            s.patrol_alert_days.to_string()
         );
         assert_eq!(flag_default("json_limit"), s.json_limit.to_string());
         assert_eq!(

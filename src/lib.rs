@@ -25,6 +25,7 @@ pub mod migrate_data;
 pub mod notifications;
 pub mod openapi;
 pub mod organizations;
+pub mod patrols;
 pub mod premises;
 pub mod public;
 pub mod regions;
@@ -32,6 +33,7 @@ pub mod roster;
 pub mod routes;
 pub mod stats;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 pub mod users;
 pub mod validate;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub tokens: Arc<auth::tokens::TokenKeys>,
     /// The argon2 threads (one per core, at a lower priority than request handling).
     pub hashing: Arc<auth::hashing::HashPool>,
+    /// Callers' roles, cached per server and checked against `users.roles_version` per request.
+    pub principals: Arc<auth::principal::PrincipalCache>,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
             metrics,
             // One hash per core already uses every core; more would only queue in the kernel.
             hashing: Arc::new(auth::hashing::HashPool::new(cores)),
+            principals: Arc::default(),
         }
     }
 }

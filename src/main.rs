@@ -191,6 +191,11 @@ fn serve(config: &Config) -> Result<(), CommandError> {
         // Every server delivers webhooks; leases keep each delivery with one server at a time
         // (one cut short by a shutdown is sent again once its lease ends).
         actix_web::rt::spawn(firegrid::webhooks::worker::run_forever(state.clone()));
+        // Missed patrols and inspections: once per local day, "once" decided by primary keys.
+        actix_web::rt::spawn(firegrid::patrols::alerts::run_forever(
+            state.clone(),
+            interval,
+        ));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sweep = actix_web::rt::spawn(firegrid::hazards::sweep::run_forever(
             state, interval, stopped,

@@ -659,6 +659,9 @@ fn copy_and_check(
         t.batch_execute("SELECT pg_advisory_xact_lock(7242001515)")
             .map_err(|e| CommandError::caused_by("cannot lock the target", e))?;
         refuse_unless_empty(t)?;
+        // The offline-sync log is copied as it is (phones keep their cursors), so the triggers
+        // that write it stay off while the rows it already records arrive (in this transaction).
+        crate::sync::store::pg_log_triggers(t, false)?;
         let none = Vec::new();
         for table in tables {
             let cols = deferred.get(&table.name).unwrap_or(&none);
@@ -672,6 +675,7 @@ fn copy_and_check(
                     .extend(cols.iter().map(|c| format!("{}.{c}", table.name)));
             }
         }
+        crate::sync::store::pg_log_triggers(t, true)?;
         report.sequences = set_sequences(t)?;
         raise_case_counters(t)?;
         let mut differ = Vec::new();

@@ -6,8 +6,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::http::ops;
 use crate::{
-    attachments, auth, bulletins, exports, hazards, import, notifications, organizations, premises,
-    public, regions, roster, stats, users, webhooks,
+    attachments, auth, bulletins, exports, hazards, import, notifications, organizations, patrols,
+    premises, public, regions, roster, stats, sync, users, webhooks,
 };
 
 pub fn register(cfg: &mut ServiceConfig) {
@@ -27,6 +27,8 @@ pub fn register(cfg: &mut ServiceConfig) {
             .configure(webhooks::routes::configure)
             .configure(stats::routes::configure)
             .configure(exports::routes::configure)
-            .configure(bulletins::routes::configure),
+            .configure(bulletins::routes::configure)
+            .configure(patrols::routes::configure)
+            .configure(sync::routes::configure),
     );
 }

@@ -429,6 +429,11 @@ text_enum!(
         /// A public report has had no first response within 48 hours (sent to the township
         /// officials).
         FirstResponseOverdue => "first_response_overdue",
+        /// A group has missed its daily patrol (每天防火巡查) for the configured number of days
+        /// in a row; sent to its village cadres, once per run of missed days.
+        PatrolMissed => "patrol_missed",
+        /// A township ran no targeted inspection in a month; sent to the county officials.
+        InspectionMissed => "inspection_missed",
     }
 );
 
@@ -508,6 +513,46 @@ text_enum!(
     }
 );
 
+// ---- field work (SPEC §6, issue 13) ----
+
+text_enum!(
+    /// The kind of a round: a group's daily patrol (每天防火巡查), a village's check of
+    /// communities and units, a township's monthly targeted inspection.
+    pub PatrolKind in "patrols.kind, premises.last_check_kind" {
+        /// By a grid role of the group, over the group's premises.
+        Patrol => "patrol",
+        /// By a village role, over premises anywhere in the village.
+        VillageCheck => "village_check",
+        /// By a township official, with a theme, over premises anywhere in the township.
+        TownshipInspection => "township_inspection",
+    }
+);
+
+text_enum!(
+    /// What an offline phone keeps, by kind (`GET /api/v1/sync`).
+    pub SyncEntity in "sync_log.entity" {
+        Region => "region",
+        Premises => "premises",
+        /// A role on a group's roster (一长三员).
+        Roster => "roster",
+        Hazard => "hazard",
+        HazardEvent => "hazard_event",
+        Notification => "notification",
+    }
+);
+
+text_enum!(
+    /// What a round found at one premises.
+    pub CheckResult in "patrol_checks.result" {
+        Ok => "ok",
+        HazardFound => "hazard_found",
+        /// Closed at the time of the visit.
+        Closed => "closed",
+        /// Could not be reached.
+        Unreachable => "unreachable",
+    }
+);
+
 /// Reads a wire value with the server's own deserializer and checks it serialises back as it
 /// came; the error says why not.
 pub type RoundTrip = fn(&str) -> Result<(), String>;
@@ -546,7 +591,10 @@ pub fn round_trips() -> Vec<(&'static str, RoundTrip)> {
         PublicStatus,
         WebhookFormat,
         DeliveryStatus,
-        RankingComponent
+        RankingComponent,
+        PatrolKind,
+        CheckResult,
+        SyncEntity
     )
 }
 

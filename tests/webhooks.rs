@@ -431,6 +431,14 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
     )
     .await;
     ding.assert_status(201);
+    // The police station's, over its jurisdiction (李家山镇).
+    create(
+        &app,
+        &s.admin,
+        json!({"url": receiver.url("/station"), "organization_id": s.station.id}),
+    )
+    .await
+    .assert_status(201);
     // And one on the other county, which hears nothing of 湟中区.
     let other = w.user(Role::Admin).at(w.t.other_county).build(&app).await;
     create(
@@ -464,7 +472,7 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
         let b = backlog(&app);
         b.undispatched_events == 0
             && b.pending_deliveries == 0
-            && count_rows(&app.db, "webhook_deliveries") == 2 * events
+            && count_rows(&app.db, "webhook_deliveries") == 3 * events
     })
     .await;
     for w in &workers {
@@ -477,7 +485,11 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
     // De-duplicated by delivery id, each delivery was taken once; in fact no delivery was even
     // sent again after it succeeded (the lease kept each one with one server at a time).
     let ids: HashSet<&str> = ok.iter().map(|h| h.delivery()).collect();
-    assert_eq!(ids.len() as i64, 2 * events);
+    assert_eq!(ids.len() as i64, 3 * events);
+    assert_eq!(
+        ok.iter().filter(|h| h.target == "/station").count() as i64,
+        events
+    );
     assert_eq!(ok.len(), ids.len(), "a delivery succeeded twice");
     // Every delivery was tried exactly three times.
     let mut tries: HashMap<&str, usize> = HashMap::new();

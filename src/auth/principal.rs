@@ -4,6 +4,7 @@
 //! or a removed role takes effect on the next request, on every server of the deployment.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -230,11 +231,55 @@ pub fn load_assignments(
     Ok(out)
 }
 
-/// Checks that the token's user, version and session are still good, and loads the roles.
-fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal> {
+/// Each caller's roles and scope as last loaded by this server, keyed by user and the user's
+/// `roles_version` (bumped by triggers in the same transaction as every grant, revocation,
+/// jurisdiction change or rename that reaches them). A request then reads one indexed row (user
+/// and session, with the version) instead of the roles, regions and jurisdictions: every server
+/// still sees a revocation on the next request, because the version is read every time.
+#[derive(Default)]
+pub struct PrincipalCache {
+    entries: std::sync::RwLock<HashMap<i64, (i64, Arc<Roles>)>>,
+}
+
+/// A user's role assignments and their union scope, as cached.
+#[derive(Debug)]
+struct Roles {
+    assignments: Vec<Assignment>,
+    scope: Scope,
+}
+
+impl PrincipalCache {
+    /// Beyond this many users the cache starts again empty (a province has tens of thousands of
+    /// accounts; an entry is a few hundred bytes).
+    const MAX_USERS: usize = 200_000;
+
+    fn get(&self, user_id: i64, version: i64) -> Option<Arc<Roles>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        match entries.get(&user_id) {
+            Some((v, roles)) if *v == version => Some(roles.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, user_id: i64, version: i64, roles: Arc<Roles>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::MAX_USERS {
+            entries.clear();
+        }
+        entries.insert(user_id, (version, roles));
+    }
+}
+
+/// Checks that the token's user, version and session are still good, and takes the roles from
+/// `cache` or, when they changed since it saw them, from the database.
+fn load_principal(
+    conn: &mut DbConn,
+    claims: &Claims,
+    cache: &PrincipalCache,
+) -> AppResult<Principal> {
     let invalid = || AppError::unauthenticated("the access token is no longer valid");
     let user_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
-    let row: Option<(String, bool, i32, Option<NaiveDateTime>)> = users::table
+    let row: Option<(String, bool, i32, i64, Option<NaiveDateTime>)> = users::table
         .inner_join(auth_sessions::table)
         .filter(users::id.eq(user_id))
         .filter(auth_sessions::id.eq(&claims.sid))
@@ -242,28 +287,41 @@ fn load_principal(conn: &mut DbConn, claims: &Claims) -> AppResult<Principal> {
             users::username,
             users::disabled,
             users::token_version,
+            users::roles_version,
             auth_sessions::revoked_at,
         ))
         .first(conn)
         .optional()?;
-    let Some((username, disabled, version, revoked_at)) = row else {
+    let Some((username, disabled, version, roles_version, revoked_at)) = row else {
         return Err(invalid());
     };
     if disabled || version != claims.ver || revoked_at.is_some() {
         return Err(invalid());
     }
-    let assignments = load_assignments(conn, &[user_id])?
-        .remove(&user_id)
-        .unwrap_or_default();
-    let scope = assignments
-        .iter()
-        .fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()));
+    let roles = match cache.get(user_id, roles_version) {
+        Some(roles) => roles,
+        None => {
+            // The version and the roles are read in separate statements: a change committed
+            // between them bumps the version past the one stored here, so the next request
+            // loads again rather than keeping the newer roles under the older number (at worst
+            // one extra load, never a stale hit).
+            let assignments = load_assignments(conn, &[user_id])?
+                .remove(&user_id)
+                .unwrap_or_default();
+            let scope = assignments
+                .iter()
+                .fold(Scope::empty(), |acc, a| acc.union(a.scope.clone()));
+            let roles = Arc::new(Roles { assignments, scope });
+            cache.put(user_id, roles_version, roles.clone());
+            roles
+        }
+    };
     Ok(Principal {
         user_id,
         username,
         session_id: claims.sid.clone(),
-        assignments,
-        scope,
+        assignments: roles.assignments.clone(),
+        scope: roles.scope.clone(),
     })
 }
 
@@ -302,6 +360,7 @@ fn claims_of(req: &HttpRequest) -> Result<(web::Data<AppState>, Claims), AppErro
 #[derive(Clone)]
 pub struct Caller {
     claims: Claims,
+    cache: Arc<PrincipalCache>,
 }
 
 impl Caller {
@@ -312,7 +371,7 @@ impl Caller {
         F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
     {
         db::run(pool, move |conn| {
-            let p = load_principal(conn, &self.claims)?;
+            let p = load_principal(conn, &self.claims, &self.cache)?;
             f(conn, p)
         })
         .await
@@ -336,7 +395,7 @@ impl Caller {
         F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
     {
         db::run_bulk(pool, move |conn| {
-            let p = load_principal(conn, &self.claims)?;
+            let p = load_principal(conn, &self.claims, &self.cache)?;
             db::write_tx(conn, |conn| f(conn, p))
         })
         .await
@@ -348,6 +407,9 @@ impl FromRequest for Caller {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(claims_of(req).map(|(_, claims)| Caller { claims }))
+        std::future::ready(claims_of(req).map(|(state, claims)| Caller {
+            claims,
+            cache: state.principals.clone(),
+        }))
     }
 }

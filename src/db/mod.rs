@@ -5,7 +5,7 @@
 mod per_backend;
 pub mod schema;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ const SQLITE_MMAP_BYTES: u64 = 8 << 30;
 pub struct Manager {
     url: String,
     busy_timeout_ms: u64,
+    /// Statements run on this pool's connections (`Pool::statements`).
+    statements: Arc<AtomicU64>,
 }
 
 impl Manager {
@@ -78,6 +80,7 @@ impl Manager {
         Manager {
             url,
             busy_timeout_ms: busy_timeout.as_millis() as u64,
+            statements: Arc::default(),
         }
     }
 }
@@ -110,11 +113,9 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+impl Manager {
+    /// Opens one connection with the backend's settings.
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match Backend::of_url(&self.url) {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(DbConn::Pg)
@@ -138,6 +139,27 @@ impl ManageConnection for Manager {
                 Ok(DbConn::Sqlite(c))
             }
         }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        let mut conn = self.open()?;
+        // Counts statements, so that a test can pin how many a hot request costs (an atomic
+        // add per statement).
+        let statements = self.statements.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if matches!(
+                event,
+                diesel::connection::InstrumentationEvent::StartQuery { .. }
+            ) {
+                statements.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(conn)
     }
 
     /// r2d2 calls this on every checkout. A PostgreSQL connection may have died with its server
@@ -218,6 +240,7 @@ pub struct Pool {
     storage: Arc<crate::storage::Health>,
     /// Database calls of this server waiting for a connection right now (`/metrics`).
     waiting: Arc<AtomicUsize>,
+    statements: Arc<AtomicU64>,
 }
 
 impl Pool {
@@ -225,6 +248,12 @@ impl Pool {
     /// load shows here before it shows as 503s.
     pub fn waiters(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Statements run on this pool's connections since it was built (batches count once): a
+    /// test pins what a hot request costs with the difference around it.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// What this server last saw of its storage (a full disk), for `/readyz`.
@@ -254,16 +283,19 @@ pub fn build_pool_with_deadline(
     timeout: Duration,
     db_timeout: Duration,
 ) -> Pool {
+    let manager = Manager::with_deadline(url, timeout, db_timeout);
+    let statements = manager.statements.clone();
     let inner = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
-        .build_unchecked(Manager::with_deadline(url, timeout, db_timeout));
+        .build_unchecked(manager);
     Pool {
         inner,
         deadline: timeout + db_timeout,
         storage: Arc::default(),
         waiting: Arc::default(),
+        statements,
     }
 }
 

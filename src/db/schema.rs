@@ -44,6 +44,7 @@ diesel::table! {
         password_hash -> Text,
         disabled -> Bool,
         token_version -> Integer,
+        roles_version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -106,6 +107,8 @@ diesel::table! {
         signage -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_checked_at -> Nullable<Timestamp>,
+        last_check_kind -> Nullable<Text>,
     }
 }
 
@@ -239,6 +242,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    patrols (id) {
+        id -> BigInt,
+        kind -> Text,
+        region_id -> BigInt,
+        region_path -> Text,
+        theme -> Nullable<Text>,
+        local_date -> Text,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        recorded_at -> Timestamp,
+        recorded_by -> BigInt,
+        track -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    patrol_checks (patrol_id, seq) {
+        patrol_id -> BigInt,
+        seq -> Integer,
+        premises_id -> BigInt,
+        result -> Text,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    patrol_hazards (hazard_id) {
+        hazard_id -> BigInt,
+        patrol_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    patrol_alerts (group_id, run_start) {
+        group_id -> BigInt,
+        run_start -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inspection_alerts (township_id, month) {
+        township_id -> BigInt,
+        month -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_log (pos) {
+        pos -> BigInt,
+        txid -> BigInt,
+        entity -> Text,
+        entity_id -> BigInt,
+        region_path -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(patrol_checks -> patrols (patrol_id));
+diesel::joinable!(patrol_checks -> premises (premises_id));
+diesel::joinable!(patrol_hazards -> hazards (hazard_id));
+diesel::joinable!(patrol_hazards -> patrols (patrol_id));
 diesel::joinable!(hazard_events -> hazards (hazard_id));
 diesel::joinable!(stalled_deadlines -> hazards (hazard_id));
 diesel::joinable!(attachments -> hazards (hazard_id));
@@ -355,4 +422,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhooks,
     notification_outbox,
     webhook_deliveries,
+    patrols,
+    patrol_checks,
+    patrol_hazards,
+    patrol_alerts,
+    inspection_alerts,
+    sync_log,
 );

@@ -174,6 +174,7 @@ pub async fn export_geojson(
                                     within: None,
                                     category: None,
                                     group_id: None,
+                                    unchecked_since: None,
                                     after_id: after,
                                     fetch: crate::exports::PAGE,
                                 },

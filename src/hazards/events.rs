@@ -265,24 +265,26 @@ pub fn timeline(
         .limit(fetch)
         .select((EventRow::as_select(), users::display_name.nullable()))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(r, name)| Event {
-            seq: r.seq,
-            actor: r.actor_user_id.map(|id| Actor {
-                id,
-                display_name: name.unwrap_or_default(),
-            }),
-            action: r.action,
-            from_status: r.from_status,
-            to_status: r.to_status,
-            from_level: r.from_level,
-            to_level: r.to_level,
-            params: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
-            created_at: r.created_at.and_utc(),
-            hash: r.hash,
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(r, name)| to_api(r, name)).collect())
+}
+
+/// The API view of a stored event; `actor_name` is the actor's display name.
+pub fn to_api(r: EventRow, actor_name: Option<String>) -> Event {
+    Event {
+        seq: r.seq,
+        actor: r.actor_user_id.map(|id| Actor {
+            id,
+            display_name: actor_name.unwrap_or_default(),
+        }),
+        action: r.action,
+        from_status: r.from_status,
+        to_status: r.to_status,
+        from_level: r.from_level,
+        to_level: r.to_level,
+        params: serde_json::from_str(&r.params).unwrap_or(serde_json::Value::Null),
+        created_at: r.created_at.and_utc(),
+        hash: r.hash,
+    }
 }
 
 /// A case whose stored chain does not verify, and where it breaks.

@@ -29,7 +29,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(draw_spot_checks);
 }
 
-fn validate_new(new: &NewHazard) -> AppResult<()> {
+/// The checks of a report that need no database (also applied to the cases of a patrol).
+pub(crate) fn validate_new(new: &NewHazard) -> AppResult<()> {
     let mut c = Checks::new();
     c.name("title", &new.title, 100);
     c.text("description", &new.description, 4000);

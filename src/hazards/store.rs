@@ -13,8 +13,8 @@ use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::auth::scope::{subtree_end, Scope};
 use crate::db::schema::{
-    attachments, case_counters, hazards, organization_jurisdictions, premises, regions,
-    stalled_deadlines,
+    attachments, case_counters, hazards, organization_jurisdictions, patrol_hazards, premises,
+    regions, stalled_deadlines,
 };
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -121,6 +121,8 @@ pub struct Hazard {
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: i32,
+    /// The patrol, village check or township inspection that found it, if any.
+    pub patrol_id: Option<i64>,
     /// What the caller may do now (on single-case responses; null in lists).
     pub allowed_actions: Option<Vec<ActionKind>>,
     /// A report from the public (群众举报): its channel, tracking code and first response; the
@@ -273,7 +275,9 @@ pub(crate) fn staff_message(kind: NotificationKind, row: &HazardRow, level: Leve
             row.case_no
         ),
         // About a region, not a case (`regions::supervision`); named here only to be complete.
-        K::SupervisorVacant => format!("隐患 {}", row.case_no),
+        K::SupervisorVacant | K::PatrolMissed | K::InspectionMissed => {
+            format!("隐患 {}", row.case_no)
+        }
     };
     format!("{what}：{}", row.title)
 }
@@ -402,6 +406,18 @@ pub fn create(
     new: &NewHazard,
     now: NaiveDateTime,
 ) -> AppResult<HazardRow> {
+    create_found_on(conn, p, new, None, now)
+}
+
+/// `create` for a case found on a round (`patrols`): the same report, linked to the round,
+/// in the round's transaction.
+pub fn create_found_on(
+    conn: &mut DbConn,
+    p: &Principal,
+    new: &NewHazard,
+    patrol_id: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
     require(p, Capability::WorkCases)?;
     let group = region_store::get(conn, new.group_id)?;
     authorize(p, Capability::WorkCases, Target::Region(&group.path))?;
@@ -449,6 +465,14 @@ pub fn create(
         serde_json::json!({"found_at": new.found_at}),
         now,
     )?;
+    if let Some(patrol_id) = patrol_id {
+        diesel::insert_into(patrol_hazards::table)
+            .values((
+                patrol_hazards::hazard_id.eq(row.id),
+                patrol_hazards::patrol_id.eq(patrol_id),
+            ))
+            .execute(conn)?;
+    }
     // The group's roster and the village staff hear of every case; a major one also reaches
     // the township, the police station and the fire department.
     let mut roles: Vec<Role> = workflow::staff_at(Level::Group).to_vec();
@@ -941,6 +965,12 @@ pub fn to_api(
         .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut reports = crate::public::store::for_cases(conn, &ids)?;
+    let found_on: HashMap<i64, i64> = patrol_hazards::table
+        .filter(patrol_hazards::hazard_id.eq_any(&ids))
+        .select((patrol_hazards::hazard_id, patrol_hazards::patrol_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let report = reports.remove(&r.id);
@@ -994,6 +1024,7 @@ pub fn to_api(
             updated_at: r.updated_at.and_utc(),
             closed_at: r.closed_at.map(|t| t.and_utc()),
             version: r.version,
+            patrol_id: found_on.get(&r.id).copied(),
             allowed_actions,
             public_report,
             possible_duplicates,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use crate::db::schema::premises;
 use crate::regions::model::RegionRef;
 use crate::validate::Checks;
-pub use crate::vocab::PremisesCategory;
+pub use crate::vocab::{PatrolKind, PremisesCategory};
 
 pub const NAME_MAX: usize = 64;
 pub const ADDRESS_MAX: usize = 128;
@@ -28,6 +28,8 @@ pub struct PremisesRow {
     pub signage: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub last_checked_at: Option<NaiveDateTime>,
+    pub last_check_kind: Option<PatrolKind>,
 }
 
 /// Premises as the API shows them.
@@ -49,6 +51,11 @@ pub struct Premises {
     pub signage: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// When a patrol, village check or township inspection last checked it (the round's
+    /// start); null when never.
+    pub last_checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The kind of that round.
+    pub last_check_kind: Option<PatrolKind>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

@@ -106,9 +106,14 @@ pub struct PremisesQuery {
     /// Only premises in this region's subtree (any level).
     pub region_id: Option<i64>,
     pub category: Option<PremisesCategory>,
+    /// Only premises no round has checked in the last this many days (1–3650), or ever: the
+    /// neglected ones.
+    #[param(minimum = 1, maximum = 3650)]
+    pub unchecked_days: Option<i64>,
 }
 
-/// Premises in the caller's scope, by id.
+/// Premises in the caller's scope, by id. Each shows when a round last checked it and of which
+/// kind (`last_checked_at`, `last_check_kind`).
 #[utoipa::path(tag = "premises", security(("bearer" = [])), params(PremisesQuery, PageParams),
     responses((status = 200, description = "a page of premises", body = Page<Premises>), StdErrors))]
 #[get("/premises")]
@@ -125,6 +130,16 @@ pub async fn list_premises(
             require(&p, Capability::ReadGrid)?;
             let limit = page.limit()?;
             let after_id = page.after_id()?;
+            let unchecked_since = match filter.unchecked_days {
+                None => None,
+                Some(d) if (1..=3650).contains(&d) => Some(db::now() - chrono::Duration::days(d)),
+                Some(_) => {
+                    return Err(AppError::field(
+                        "unchecked_days",
+                        "must be between 1 and 3650",
+                    ))
+                }
+            };
             let scope = scope_for(&p, Capability::ReadGrid);
             let within = match filter.region_id {
                 Some(id) => {
@@ -138,6 +153,7 @@ pub async fn list_premises(
                 within,
                 category: filter.category,
                 group_id: None,
+                unchecked_since,
                 after_id,
                 fetch: limit + 1,
             };

@@ -137,9 +137,9 @@ pub fn replace(
     get(conn, id)
 }
 
-/// Removes premises that no hazard case names (409 otherwise).
+/// Removes premises that no hazard case and no round's check names (409 otherwise).
 pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
-    use crate::db::schema::hazards;
+    use crate::db::schema::{hazards, patrol_checks};
     let cases: i64 = hazards::table
         .filter(hazards::premises_id.eq(id))
         .count()
@@ -147,6 +147,15 @@ pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
     if cases > 0 {
         return Err(AppError::conflict(format!(
             "the premises are named by {cases} hazard cases"
+        )));
+    }
+    let checks: i64 = patrol_checks::table
+        .filter(patrol_checks::premises_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if checks > 0 {
+        return Err(AppError::conflict(format!(
+            "the premises were checked on {checks} patrols or inspections"
         )));
     }
     diesel::delete(premises::table.find(id)).execute(conn)?;
@@ -158,6 +167,8 @@ pub struct ListFilter {
     pub within: Option<String>,
     pub category: Option<PremisesCategory>,
     pub group_id: Option<i64>,
+    /// Only premises not checked since this time (or never).
+    pub unchecked_since: Option<NaiveDateTime>,
     pub after_id: Option<i64>,
     pub fetch: i64,
 }
@@ -193,6 +204,13 @@ pub fn list(conn: &mut DbConn, scope: &Scope, f: &ListFilter) -> AppResult<Vec<P
     if let Some(g) = f.group_id {
         q = q.filter(premises::group_id.eq(g));
     }
+    if let Some(t) = f.unchecked_since {
+        q = q.filter(
+            premises::last_checked_at
+                .is_null()
+                .or(premises::last_checked_at.lt(t)),
+        );
+    }
     if let Some(a) = f.after_id {
         q = q.filter(premises::id.gt(a));
     }
@@ -224,6 +242,8 @@ pub fn to_api(conn: &mut DbConn, rows: &[PremisesRow]) -> AppResult<Vec<Premises
                 signage: r.signage,
                 created_at: r.created_at.and_utc(),
                 updated_at: r.updated_at.and_utc(),
+                last_checked_at: r.last_checked_at.map(|t| t.and_utc()),
+                last_check_kind: r.last_check_kind,
             })
         })
         .collect()

@@ -1,0 +1,9 @@
+DROP TRIGGER regions_update_bumps;
+DROP TRIGGER organizations_update_bumps;
+DROP TRIGGER organization_jurisdictions_update_bumps;
+DROP TRIGGER organization_jurisdictions_delete_bumps;
+DROP TRIGGER organization_jurisdictions_insert_bumps;
+DROP TRIGGER role_assignments_delete_bumps;
+DROP TRIGGER role_assignments_update_bumps;
+DROP TRIGGER role_assignments_insert_bumps;
+ALTER TABLE users DROP COLUMN roles_version;

@@ -1,0 +1,15 @@
+DROP TRIGGER sync_regions_ins;
+DROP TRIGGER sync_regions_upd;
+DROP TRIGGER sync_regions_del;
+DROP TRIGGER sync_premises_ins;
+DROP TRIGGER sync_premises_upd;
+DROP TRIGGER sync_premises_del;
+DROP TRIGGER sync_roster_ins;
+DROP TRIGGER sync_roster_upd;
+DROP TRIGGER sync_roster_del;
+DROP TRIGGER sync_hazards_ins;
+DROP TRIGGER sync_hazards_upd;
+DROP TRIGGER sync_events_ins;
+DROP TRIGGER sync_notifications_ins;
+DROP TRIGGER sync_notifications_upd;
+DROP TABLE sync_log;
