@@ -964,16 +964,10 @@ pub fn to_api(
         .map(|r| (r.id, r.to_ref()))
         .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut reports = crate::public::store::for_cases(conn, &ids)?;
-    let found_on: HashMap<i64, i64> = patrol_hazards::table
-        .filter(patrol_hazards::hazard_id.eq_any(&ids))
-        .select((patrol_hazards::hazard_id, patrol_hazards::patrol_id))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
+    let mut companions = crate::public::store::for_cases(conn, &ids)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let report = reports.remove(&r.id);
+        let (report, patrol_id) = companions.remove(&r.id).unwrap_or_default();
         let allowed_actions = match p {
             Some(p) => {
                 let place = r.place()?;
@@ -1024,7 +1018,7 @@ pub fn to_api(
             updated_at: r.updated_at.and_utc(),
             closed_at: r.closed_at.map(|t| t.and_utc()),
             version: r.version,
-            patrol_id: found_on.get(&r.id).copied(),
+            patrol_id,
             allowed_actions,
             public_report,
             possible_duplicates,

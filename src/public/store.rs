@@ -103,15 +103,29 @@ pub fn is_public(conn: &mut DbConn, hazard_id: i64) -> AppResult<bool> {
     Ok(n > 0)
 }
 
-/// The public reports of these cases, by case id.
-pub fn for_cases(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, ReportRow>> {
+/// The public report and the finding round (patrol) of these cases, by case id; cases with
+/// neither are absent or hold `(None, None)`.
+pub fn for_cases(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, (Option<ReportRow>, Option<i64>)>> {
+    use crate::db::schema::{hazards, patrol_hazards};
     let mut out = HashMap::new();
     for chunk in ids.chunks(1000) {
-        let rows: Vec<ReportRow> = public_reports::table
-            .filter(public_reports::hazard_id.eq_any(chunk))
-            .select(ReportRow::as_select())
+        // One statement for both optional companions of a case (its public report, the round
+        // that found it): the single-case read is the hottest path (tests/caller_cache.rs).
+        // `all_columns` because ReportRow is Queryable by position, in the table's order.
+        let rows: Vec<(i64, Option<ReportRow>, Option<i64>)> = hazards::table
+            .left_join(public_reports::table)
+            .left_join(patrol_hazards::table)
+            .filter(hazards::id.eq_any(chunk))
+            .select((
+                hazards::id,
+                public_reports::all_columns.nullable(),
+                patrol_hazards::patrol_id.nullable(),
+            ))
             .load(conn)?;
-        out.extend(rows.into_iter().map(|r| (r.hazard_id, r)));
+        out.extend(rows.into_iter().map(|(id, r, p)| (id, (r, p))));
     }
     Ok(out)
 }
