@@ -29,6 +29,9 @@ pub enum ScaleName {
     County,
     /// 1 province, 8 prefectures, 50 counties, 20,000 groups, ~87,000 staff, 1,000,000 cases.
     Province,
+    /// 1 county, 1 township, 1 village, 1 group, 20,000 cases: the data of the Node.js peer
+    /// comparison (bench/side_by_side.sh, issue 16).
+    Peer,
 }
 
 /// The shape of a generated deployment. Ids are assigned in a fixed order, so every id and
@@ -72,6 +75,15 @@ impl Layout {
                 villages: 15,
                 groups: 5,
                 cases: 200_000,
+            },
+            ScaleName::Peer => Layout {
+                scale,
+                prefectures: 0,
+                counties: 1,
+                townships: 1,
+                villages: 1,
+                groups: 1,
+                cases: 20_000,
             },
             ScaleName::Province => Layout {
                 scale,
@@ -177,7 +189,12 @@ mod tests {
 
     #[test]
     fn ids_are_contiguous_per_county() {
-        for s in [ScaleName::Tiny, ScaleName::County, ScaleName::Province] {
+        for s in [
+            ScaleName::Tiny,
+            ScaleName::County,
+            ScaleName::Province,
+            ScaleName::Peer,
+        ] {
             let l = Layout::of(s);
             let last = l.counties - 1;
             assert_eq!(
