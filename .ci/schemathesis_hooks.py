@@ -6,49 +6,34 @@ tests/hostile_input.rs holds the server to that). Rather than switch the positiv
 for every operation with an integer in its body, generated integral floats are sent as the
 integers they equal, so the check still covers everything else in those bodies.
 
-Times of things that already happened (found_at, a patrol's started_at and ended_at) must not be
-in the future beyond five minutes of clock skew, a rule between a field and the server's clock
-that no schema can state (tests/hazards.rs and tests/patrols.rs hold the server to it). Generated
-times after now are moved into the past by a map that keeps their order, so the check still
-covers the rest of those bodies.
+Idempotency keys: a key names one request (draft-ietf-httpapi-idempotency-key-header; a key
+reused with another body is 422 idempotency_key_reused, held by tests/idempotency.rs). The
+fuzzer draws header values from a small pool and resends them with new bodies, so every
+generated request gets a fresh key instead, and the positive-data check stays on for every
+operation that takes one.
 """
-from datetime import datetime, timedelta, timezone
+import uuid
 
 import schemathesis
 
-PAST_ONLY = {"found_at", "started_at", "ended_at"}
 
-
-def _into_the_past(value):
-    try:
-        t = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return value
-    if t.tzinfo is None:
-        return value
-    cutoff = datetime.now(timezone.utc) - timedelta(minutes=10)
-    if t <= cutoff:
-        return value
-    # Monotone and bounded: later inputs land later, all within the hour before the cutoff.
-    ahead = (t - cutoff).total_seconds()
-    moved = cutoff - timedelta(seconds=3600 / (1 + ahead))
-    return moved.isoformat().replace("+00:00", "Z")
-
-
-def _for_the_server(value):
-    """Integral floats as ints, past-only times in the past, recursively."""
+def _integral_floats_to_ints(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {
-            k: _into_the_past(v) if k in PAST_ONLY else _for_the_server(v)
-            for k, v in value.items()
-        }
+        return {k: _integral_floats_to_ints(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_for_the_server(v) for v in value]
+        return [_integral_floats_to_ints(v) for v in value]
     return value
 
 
 @schemathesis.hook
 def map_body(ctx, body):
-    return _for_the_server(body)
+    return _integral_floats_to_ints(body)
+
+
+@schemathesis.hook
+def map_headers(ctx, headers):
+    if headers and "Idempotency-Key" in headers:
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    return headers

@@ -202,7 +202,7 @@ pub async fn patrol_compliance(
 #[into_params(parameter_in = Query)]
 pub struct InspectionComplianceQuery {
     /// The local month, YYYY-MM.
-    #[param(pattern = r"^\d{4}-\d{2}$")]
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: String,
 }
 

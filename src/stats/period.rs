@@ -11,6 +11,10 @@ use crate::error::{AppError, AppResult};
 /// The longest period a summary covers.
 pub const MAX_YEARS: i32 = 10;
 
+/// No period starts before this year: the grid's records begin long after it, and an instant
+/// before year 1 cannot even be written in RFC 3339 (a period of 0000-01 starts in -0001 UTC).
+pub const FIRST_YEAR: i32 = 2000;
+
 /// `[start, end)` in UTC; `end` is never later than the moment the figures were taken, so "at
 /// the end of the period" means "now" for a period that has not finished yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,12 @@ impl Period {
         let today = tz.from_utc_datetime(&now).date_naive();
         if from > to {
             return Err(AppError::field("from", "must not be after to"));
+        }
+        if from.year() < FIRST_YEAR {
+            return Err(AppError::field(
+                "from",
+                format!("must not be before {FIRST_YEAR}"),
+            ));
         }
         if from > today {
             return Err(AppError::field("from", "must not be in the future"));
@@ -113,6 +123,12 @@ impl Period {
         tz: Tz,
         now: NaiveDateTime,
     ) -> AppResult<Period> {
+        if from.year() < FIRST_YEAR {
+            return Err(AppError::field(
+                field,
+                format!("must not be before {FIRST_YEAR}"),
+            ));
+        }
         Self::days(from, to, tz, now)
             .map_err(|_| AppError::field(field, "must not be in the future"))
     }
@@ -221,5 +237,18 @@ mod tests {
             "month"
         );
         assert_eq!(parse_month("2026-07", "month").unwrap(), (2026, 7));
+    }
+
+    #[test]
+    fn no_period_starts_before_the_first_year() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let now = at("2026-11-29 12:00:00");
+        let e = Period::month(0, 1, "month", tz, now).unwrap_err();
+        assert_eq!(e.errors[0].field, "month");
+        assert!(Period::year(1999, "year", tz, now).is_err());
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let e = Period::days(d("1999-12-31"), d("2000-01-02"), tz, now).unwrap_err();
+        assert_eq!(e.errors[0].field, "from");
+        assert!(Period::month(2000, 1, "month", tz, now).is_ok());
     }
 }

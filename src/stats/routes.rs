@@ -9,7 +9,7 @@ use crate::auth::principal::Caller;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
 use crate::stats::board::{self, Board};
-use crate::stats::period::{parse_day, parse_month, Period};
+use crate::stats::period::{parse_day, parse_month, Period, FIRST_YEAR};
 use crate::stats::ranking::{rank, Ranking};
 use crate::stats::store::{self, Summary};
 use crate::AppState;
@@ -74,7 +74,7 @@ pub struct RankingQuery {
     /// A calendar year (default: this year). Not with `month`.
     pub year: Option<i32>,
     /// A calendar month instead, `YYYY-MM`.
-    #[param(pattern = r"^\d{4}-\d{2}$", example = "2026-11")]
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-11")]
     pub month: Option<String>,
 }
 
@@ -118,8 +118,11 @@ pub fn ranking_period(
             Period::month(y, m, "month", tz, now)
         }
         (Some(y), None) => {
-            if !(2000..=9999).contains(&y) {
-                return Err(AppError::field("year", "must be between 2000 and 9999"));
+            if !(FIRST_YEAR..=9999).contains(&y) {
+                return Err(AppError::field(
+                    "year",
+                    format!("must be between {FIRST_YEAR} and 9999"),
+                ));
             }
             Period::year(y, "year", tz, now)
         }
