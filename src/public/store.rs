@@ -103,12 +103,13 @@ pub fn is_public(conn: &mut DbConn, hazard_id: i64) -> AppResult<bool> {
     Ok(n > 0)
 }
 
-/// The public report and the finding round (patrol) of these cases, by case id; cases with
-/// neither are absent or hold `(None, None)`.
-pub fn for_cases(
-    conn: &mut DbConn,
-    ids: &[i64],
-) -> AppResult<HashMap<i64, (Option<ReportRow>, Option<i64>)>> {
+/// What a case view adds from other tables: its public report, if a member of the public
+/// reported it, and the round (patrol) that found it, if one did.
+pub type Companions = (Option<ReportRow>, Option<i64>);
+
+/// The companions of these cases, by case id; cases with neither are absent or hold
+/// `(None, None)`.
+pub fn for_cases(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, Companions>> {
     use crate::db::schema::{hazards, patrol_hazards};
     let mut out = HashMap::new();
     for chunk in ids.chunks(1000) {
