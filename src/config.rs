@@ -17,6 +17,9 @@ pub mod defaults {
     pub const SWEEP_INTERVAL_SECS: u64 = 60;
     /// A public reporter's contact is kept this long after the case closes (issue 12).
     pub const CONTACT_RETENTION_DAYS: u32 = 180;
+    /// The offline-sync change log keeps this many days (issue 13); a phone away longer starts
+    /// over with a fresh snapshot.
+    pub const SYNC_RETENTION_DAYS: u32 = 30;
     pub const PATROL_ALERT_DAYS: u32 = 2;
     pub const POOL_SIZE: u32 = 16;
     pub const POOL_TIMEOUT_SECS: u64 = 5;
@@ -211,6 +214,15 @@ pub struct Config {
         global = true
     )]
     pub contact_retention_days: u32,
+    /// Days the offline-sync change log is kept; a phone that last synced earlier gets a fresh
+    /// snapshot (`reset: true`).
+    #[arg(
+        long,
+        env = "FIREGRID_SYNC_RETENTION_DAYS",
+        default_value_t = defaults::SYNC_RETENTION_DAYS,
+        global = true
+    )]
+    pub sync_retention_days: u32,
     /// After this many consecutive local days without a patrol, a group's village cadres are
     /// notified (once per run of missed days).
     #[arg(
@@ -377,6 +389,8 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// Days a public reporter's contact outlives the case's closure.
     pub contact_retention_days: u32,
+    /// Days the sync change log is kept.
+    pub sync_retention_days: u32,
     pub patrol_alert_days: u32,
     pub pool_size: u32,
     pub pool_timeout: Duration,
@@ -430,6 +444,7 @@ impl Config {
             admin_password: self.admin_password.clone(),
             sweep_interval: Duration::from_secs(self.sweep_interval_secs.max(1)),
             contact_retention_days: self.contact_retention_days,
+            sync_retention_days: self.sync_retention_days.max(1),
             patrol_alert_days: self.patrol_alert_days.max(1),
             pool_size: self.pool_size.max(1),
             pool_timeout: Duration::from_secs(self.pool_timeout_secs.max(1)),
@@ -509,6 +524,7 @@ impl Settings {
             admin_password: None,
             sweep_interval: Duration::from_secs(defaults::SWEEP_INTERVAL_SECS),
             contact_retention_days: defaults::CONTACT_RETENTION_DAYS,
+            sync_retention_days: defaults::SYNC_RETENTION_DAYS,
             patrol_alert_days: defaults::PATROL_ALERT_DAYS,
             pool_size: defaults::POOL_SIZE,
             pool_timeout: Duration::from_secs(defaults::POOL_TIMEOUT_SECS),
@@ -553,6 +569,10 @@ mod tests {
         assert_eq!(
             flag_default("contact_retention_days"),
             s.contact_retention_days.to_string()
+        );
+        assert_eq!(
+            flag_default("sync_retention_days"),
+            s.sync_retention_days.to_string()
         );
         assert_eq!(
             flag_default("patrol_alert_days"),

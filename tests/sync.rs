@@ -516,7 +516,102 @@ async fn late_commits_are_never_skipped(b: Backend) {
     assert_eq!(expected.len(), if b == Backend::Postgres { 82 } else { 80 });
 }
 
+/// The log keeps its retention period: a phone away longer starts over with a fresh snapshot
+/// that holds what was pruned; a phone that kept up continues from its cursor.
+async fn a_phone_away_past_the_retention_starts_over(b: Backend) {
+    use firegrid::hazards::sweep::{sweep_with, Retention};
+    let app = spawn(b).await;
+    firegrid::demo::load(&mut app.db.conn()).expect("demo county");
+    let inspector = login(&app, "demo.inspector", DEMO_PW).await;
+    let leader = login(&app, "demo.leader", DEMO_PW).await;
+    let me = app.get("/api/v1/me", Some(&inspector)).await;
+    let group = me.body["scope"]["regions"][0]["id"].as_i64().unwrap();
+    let retention = Retention {
+        contact_days: 180,
+        sync_days: 30,
+    };
+
+    let mut away = Phone::default();
+    away.sync(&app, &inspector, 50).await;
+    // A change the away phone never fetches, then a sweep leaves a mark after it.
+    let case = id_of(
+        app.post(
+            "/api/v1/hazards",
+            Some(&leader),
+            report_body(group, Severity::General, "草垛紧靠院墙"),
+        )
+        .await
+        .assert_status(201),
+    );
+    let mut kept_up = Phone::default();
+    kept_up
+        .sync_until(&app, &inspector, |ph| ph.ids("hazard").contains(&case))
+        .await;
+    // On PostgreSQL the mark covers only what is final (other tests' transactions on the
+    // server may hold the horizon back): wait until every row logged so far is.
+    let (last_txid, last_pos) = (
+        scalar(&app, "SELECT max(txid) AS n FROM sync_log"),
+        scalar(&app, "SELECT max(pos) AS n FROM sync_log"),
+    );
+    let until = Instant::now() + CATCH_UP;
+    while firegrid::sync::store::final_position(&mut app.db.conn()).unwrap()
+        < (firegrid::sync::cursor::Position {
+            txid: last_txid,
+            pos: last_pos,
+        })
+    {
+        assert!(
+            Instant::now() < until,
+            "the log's horizon never passed the case"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The phone that keeps up reads the log past the case before anything is pruned.
+    kept_up.sync(&app, &inspector, 50).await;
+    let t0 = firegrid::db::now();
+    let log_rows = || scalar(&app, "SELECT count(*) AS n FROM sync_log");
+    let before = log_rows();
+    let r = sweep_with(&mut app.db.conn(), t0, retention).unwrap();
+    assert_eq!(r.sync_log_pruned, 0, "nothing is old enough yet");
+    assert_eq!(log_rows(), before);
+
+    // 31 days later the mark is past the retention: the rows up to it go.
+    let later = t0 + chrono::Duration::days(31);
+    let r = sweep_with(&mut app.db.conn(), later, retention).unwrap();
+    assert!(r.sync_log_pruned > 0);
+    assert!(log_rows() < before);
+    // A second server's pass at the same moment finds nothing more to do.
+    let r = sweep_with(&mut app.db.conn(), later, retention).unwrap();
+    assert_eq!(r.sync_log_pruned, 0);
+
+    // The phone that was away starts over and gets the case from the snapshot.
+    away.sync(&app, &inspector, 50).await;
+    assert_eq!(away.resets, 1);
+    assert!(away.ids("hazard").contains(&case));
+    let mut fresh = Phone::default();
+    fresh.sync(&app, &inspector, 50).await;
+    assert_eq!(
+        away.held.keys().collect::<Vec<_>>(),
+        fresh.held.keys().collect::<Vec<_>>()
+    );
+    // The phone that kept up continues without a reset, and still sees new changes.
+    kept_up.sync(&app, &inspector, 50).await;
+    assert_eq!(kept_up.resets, 0);
+    app.post(
+        &format!("/api/v1/hazards/{case}/actions"),
+        Some(&inspector),
+        json!({"action": "escalate", "reason": "组内无法整改"}),
+    )
+    .await
+    .assert_status(200);
+    kept_up
+        .sync_until(&app, &inspector, |ph| ph.ids("hazard_event").len() == 2)
+        .await;
+    assert_eq!(kept_up.resets, 0);
+}
+
 db_tests!(
     a_phone_catches_up_without_losing_or_doubling,
-    late_commits_are_never_skipped
+    late_commits_are_never_skipped,
+    a_phone_away_past_the_retention_starts_over
 );

@@ -302,6 +302,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_marks (id) {
+        id -> BigInt,
+        marked_at -> Timestamp,
+        txid -> BigInt,
+        pos -> BigInt,
+    }
+}
+
+diesel::table! {
+    sync_pruned (id) {
+        id -> Integer,
+        txid -> BigInt,
+        pos -> BigInt,
+    }
+}
+
 diesel::joinable!(patrol_checks -> patrols (patrol_id));
 diesel::joinable!(patrol_checks -> premises (premises_id));
 diesel::joinable!(patrol_hazards -> hazards (hazard_id));

@@ -29,6 +29,24 @@ pub struct SweepReport {
     pub reminded: usize,
     /// Public reports: reminders at 24 hours, overdue flags at 48, contacts erased.
     pub first_response: crate::public::sweep::FirstResponseReport,
+    /// Rows of the offline-sync log past their retention, deleted.
+    pub sync_log_pruned: usize,
+}
+
+/// How long the sweep keeps what it erases or prunes (`Settings`).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub contact_days: u32,
+    pub sync_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            contact_days: crate::config::defaults::CONTACT_RETENTION_DAYS,
+            sync_days: crate::config::defaults::SYNC_RETENTION_DAYS,
+        }
+    }
 }
 
 /// Claims up to `batch` due cases for this transaction.
@@ -69,18 +87,18 @@ fn claim_due(
     })
 }
 
-/// One pass with the default contact retention (tests, tools).
+/// One pass with the default retention periods (tests, tools).
 pub fn sweep_once(conn: &mut DbConn, now: NaiveDateTime) -> AppResult<SweepReport> {
-    sweep_with(conn, now, crate::config::defaults::CONTACT_RETENTION_DAYS)
+    sweep_with(conn, now, Retention::default())
 }
 
 /// One pass: every case due now is moved (or flagged), every deadline within a day that was
 /// not yet announced is announced, and public reports are held to the 48-hour rule
-/// (`public::sweep`).
+/// (`public::sweep`); expired idempotency keys, throttle windows and sync log rows are pruned.
 pub fn sweep_with(
     conn: &mut DbConn,
     now: NaiveDateTime,
-    contact_retention_days: u32,
+    retention: Retention,
 ) -> AppResult<SweepReport> {
     let mut report = SweepReport::default();
     // Cases that were due but needed nothing (defensive: they are not claimed again this pass).
@@ -119,7 +137,7 @@ pub fn sweep_with(
     }
     report.first_response = crate::public::sweep::sweep(
         conn,
-        chrono::Duration::days(i64::from(contact_retention_days)),
+        chrono::Duration::days(i64::from(retention.contact_days)),
         now,
     )?;
     db::write_tx(conn, |c| {
@@ -128,6 +146,11 @@ pub fn sweep_with(
         crate::public::throttle::prune(c, now)?;
         Ok(())
     })?;
+    report.sync_log_pruned = crate::sync::prune::prune(
+        conn,
+        now,
+        chrono::Duration::days(i64::from(retention.sync_days)),
+    )?;
     Ok(report)
 }
 
@@ -151,7 +174,8 @@ pub async fn run_forever(
                 if r.expired > 0
                     || r.stalled > 0
                     || r.reminded > 0
-                    || r.first_response != Default::default() =>
+                    || r.first_response != Default::default()
+                    || r.sync_log_pruned > 0 =>
             {
                 tracing::info!(
                     expired = r.expired,
@@ -160,6 +184,7 @@ pub async fn run_forever(
                     first_response_reminded = r.first_response.reminded,
                     first_response_overdue = r.first_response.overdue,
                     contacts_erased = r.first_response.erased,
+                    sync_log_pruned = r.sync_log_pruned,
                     "deadline sweep"
                 );
             }
@@ -174,7 +199,10 @@ pub async fn run_forever(
 /// every server's `/readyz`), and the outbox backlog read alongside.
 pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let started = std::time::Instant::now();
-    let retention = state.settings.contact_retention_days;
+    let retention = Retention {
+        contact_days: state.settings.contact_retention_days,
+        sync_days: state.settings.sync_retention_days,
+    };
     let result = db::run_bulk(&state.pool, move |conn| {
         let report = sweep_with(conn, db::now(), retention)?;
         let ms = started.elapsed().as_millis() as i64;

@@ -14,8 +14,9 @@ use crate::error::{AppError, AppResult};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// A position in the change log: every row after (txid, pos) in that order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A position in the change log: every row after (txid, pos) in that order (the derived order
+/// compares txid first, then pos: the log's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Position {
     pub txid: i64,
     pub pos: i64,

@@ -7,8 +7,8 @@ use utoipa::IntoParams;
 use crate::auth::principal::Caller;
 use crate::db;
 use crate::error::{AppError, AppResult, StdErrors};
-use crate::sync::cursor;
 use crate::sync::store::{self, SyncPage};
+use crate::sync::{cursor, prune};
 use crate::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 500;
@@ -34,6 +34,8 @@ pub struct SyncParams {
 /// the caller's scope. Without a cursor it starts with everything in scope. Keep calling while
 /// `has_more`; then poll with the last `next_cursor`. A change that commits late is never
 /// skipped (the cursor follows commit order). A cursor from another user, or altered, is 422.
+/// A cursor older than the change log's retention (`FIREGRID_SYNC_RETENTION_DAYS`, 30 days)
+/// starts over like a changed scope: the answer has `reset: true` and a fresh snapshot.
 /// Send `Accept-Encoding: gzip` (or `br`): pages compress well.
 #[utoipa::path(tag = "sync", security(("bearer" = [])), params(SyncParams),
     responses((status = 200, body = SyncPage), StdErrors))]
@@ -62,13 +64,24 @@ pub async fn sync(
                 Some(c) => Some(cursor::decode(c, &key, p.user_id)?),
                 None => None,
             };
+            // Where the phone says it stands in the log, if it continues from there.
+            let from = given.as_ref().filter(|c| c.s == fp).map(|c| c.l);
             let (cur, reset) = match given {
                 Some(c) if c.s == fp => (c, false),
-                Some(_) => (store::fresh(conn, p.user_id, fp)?, true),
-                None => (store::fresh(conn, p.user_id, fp)?, false),
+                Some(_) => (store::fresh(conn, p.user_id, fp.clone())?, true),
+                None => (store::fresh(conn, p.user_id, fp.clone())?, false),
             };
-            let (mut page, next) = store::page(conn, &p, cur, limit, db::now())?;
+            let (mut page, mut next) = store::page(conn, &p, cur, limit, db::now())?;
             page.reset = reset;
+            // Checked after reading: pruning records how far it goes before deleting, so a read
+            // that missed pruned rows always sees that here. The phone then starts over.
+            if let Some(at) = from {
+                if prune::behind(conn, at)? {
+                    let cur = store::fresh(conn, p.user_id, fp)?;
+                    (page, next) = store::page(conn, &p, cur, limit, db::now())?;
+                    page.reset = true;
+                }
+            }
             page.next_cursor = cursor::encode(&next, &key);
             Ok(page)
         })

@@ -160,11 +160,11 @@ pub fn pg_log_triggers(
     })
 }
 
-/// A cursor for a first sync of this scope: the snapshot from its start, and the log from what
-/// the snapshot cannot have seen (every transaction not yet ended now).
-pub fn fresh(conn: &mut DbConn, user_id: i64, scope_fp: String) -> AppResult<Cursor> {
+/// The log position up to which every row is final now: nothing can later appear at or before
+/// it. Where a first sync's log takes over from its snapshot, and what a prune mark records.
+pub fn final_position(conn: &mut DbConn) -> AppResult<Position> {
     let b = bound(conn)?;
-    let l = match conn {
+    Ok(match conn {
         DbConn::Pg(_) => Position {
             txid: b.below_txid - 1,
             pos: i64::MAX,
@@ -173,10 +173,15 @@ pub fn fresh(conn: &mut DbConn, user_id: i64, scope_fp: String) -> AppResult<Cur
             txid: 0,
             pos: b.max_pos,
         },
-    };
+    })
+}
+
+/// A cursor for a first sync of this scope: the snapshot from its start, and the log from what
+/// the snapshot cannot have seen (every transaction not yet ended now).
+pub fn fresh(conn: &mut DbConn, user_id: i64, scope_fp: String) -> AppResult<Cursor> {
     Ok(Cursor {
         u: user_id,
-        l,
+        l: final_position(conn)?,
         s: scope_fp,
         k: Some((0, 0)),
     })

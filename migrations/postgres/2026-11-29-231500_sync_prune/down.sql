@@ -1,0 +1,2 @@
+DROP TABLE sync_pruned;
+DROP TABLE sync_marks;
