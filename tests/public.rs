@@ -896,8 +896,96 @@ async fn duplicates_are_suggested_and_followed(b: Backend) {
     .assert_problem(404, "not_found");
 }
 
+/// A report made for a whole village lands in its first group; the village verifies it into
+/// the group that will handle it, and the case moves there (one event records where).
+async fn a_village_report_is_verified_into_its_group(b: Backend) {
+    let app = spawn(b).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let second = w
+        .region(w.t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let other_village = w
+        .region(w.t.township, "上庄村", "630106101002")
+        .build(&app)
+        .await;
+    let far = w
+        .region(other_village, "一组", "630106101002001")
+        .build(&app)
+        .await;
+    submit(&app, "198.51.100.21", report(w.t.village))
+        .await
+        .assert_status(201);
+    let case = newest_case(&app, &s.cadre).await;
+    let id = id_of(&case);
+    assert_eq!(case["group"]["id"], w.t.group, "the village's first group");
+
+    // Refusals change nothing: a group of another village, a group without group level.
+    for (body, field) in [
+        (
+            json!({"action": "verify", "to_level": "group", "group_id": far}),
+            "group_id",
+        ),
+        (
+            json!({"action": "verify", "to_level": "group", "group_id": w.t.village}),
+            "group_id",
+        ),
+        (json!({"action": "verify", "group_id": second}), "group_id"),
+    ] {
+        let r = act(&app, &s.cadre, id, body).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["field"], field);
+    }
+    let unchanged = app
+        .get(&format!("/api/v1/hazards/{id}"), Some(&s.cadre))
+        .await;
+    assert_eq!(unchanged.assert_status(200)["version"], case["version"]);
+
+    let verified = act(
+        &app,
+        &s.cadre,
+        id,
+        json!({"action": "verify", "to_level": "group", "group_id": second, "note": "二组的院子"}),
+    )
+    .await;
+    let verified = verified.assert_status(200).clone();
+    assert_eq!(verified["group"]["id"], second);
+    assert_eq!(verified["group"]["name"], "二组");
+    assert_eq!(
+        (verified["status"].as_str(), verified["level"].as_str()),
+        (Some("open"), Some("group"))
+    );
+    let events = app
+        .get(&format!("/api/v1/hazards/{id}/events"), Some(&s.cadre))
+        .await;
+    let items = events.assert_status(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let verify = items.iter().find(|e| e["action"] == "verify").unwrap();
+    assert_eq!(verify["params"]["group_id"], second);
+    // The first group's list no longer holds it; the second group's does.
+    let listed = |v: &Value| v["items"].as_array().unwrap().iter().any(|c| c["id"] == id);
+    let first = app
+        .get(
+            &format!("/api/v1/hazards?region_id={}", w.t.group),
+            Some(&s.cadre),
+        )
+        .await;
+    assert!(!listed(first.assert_status(200)));
+    let moved = app
+        .get(
+            &format!("/api/v1/hazards?region_id={second}"),
+            Some(&s.cadre),
+        )
+        .await;
+    assert!(listed(moved.assert_status(200)));
+}
+
 db_tests!(
     the_region_tree_is_public_and_cacheable,
+    a_village_report_is_verified_into_its_group,
     a_public_report_travels_to_closure,
     a_rejected_report_tells_the_reporter_why,
     bad_input_changes_nothing,

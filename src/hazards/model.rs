@@ -81,6 +81,9 @@ pub struct ActionRequest {
     /// escalate: the level to go to; only a major hazard may skip levels. verify: `group` or
     /// `village` (the default).
     pub to_level: Option<Level>,
+    /// verify with `to_level: group`: the group (small grid) of the case's village that takes
+    /// the case on (a report made for a whole village lands in its first group until then).
+    pub group_id: Option<i64>,
     /// classify.
     pub difficulty: Option<Difficulty>,
     /// set_deadline, list_for_supervision (RFC 3339, in the future).
@@ -117,6 +120,7 @@ impl ActionRequest {
             reason: None,
             public_reason: None,
             to_level: None,
+            group_id: None,
             difficulty: None,
             deadline: None,
             measure: None,

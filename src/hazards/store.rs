@@ -22,7 +22,7 @@ use crate::hazards::events::{self, NewEvent};
 use crate::hazards::model::*;
 use crate::hazards::workflow::{self, Actor, CaseState, Effects, Notify, Refusal};
 use crate::notifications::store::{self as notify, Place};
-use crate::regions::model::RegionRef;
+use crate::regions::model::{RegionRef, RegionRow};
 use crate::regions::store as region_store;
 use crate::vocab::{EventAction, NotificationKind, OrgKind, RegionLevel};
 use crate::{per_backend, scope_filter};
@@ -614,6 +614,8 @@ struct Changes {
     last_spot_checked_at: Option<Option<NaiveDateTime>>,
     updated_at: Option<NaiveDateTime>,
     version: Option<i32>,
+    group_id: Option<i64>,
+    region_path: Option<String>,
 }
 
 impl Changes {
@@ -635,6 +637,9 @@ impl Changes {
             last_spot_checked_at: fx.spot_checked.then_some(Some(now)),
             updated_at: Some(now),
             version: None,
+            // The group is a row the store resolves (`write_effects`), not a pure effect.
+            group_id: None,
+            region_path: None,
         }
     }
 }
@@ -649,8 +654,14 @@ fn write_effects(
     actor: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<Option<HazardRow>> {
+    let regroup = match fx.regroup {
+        Some(g) => Some(group_of_village(conn, row, g)?),
+        None => None,
+    };
     let changes = Changes {
         version: Some(row.version + 1),
+        group_id: regroup.as_ref().map(|g| g.id),
+        region_path: regroup.map(|g| g.path),
         ..Changes::of(fx, now)
     };
     // The changed row comes back with the update (RETURNING, built per backend): no second
@@ -728,6 +739,18 @@ pub fn act(
         ErrorCode::VersionConflict,
         "the case keeps changing; retry",
     ))
+}
+
+/// The group a verified report moves to: a group of the case's own village (422 otherwise).
+fn group_of_village(conn: &mut DbConn, row: &HazardRow, group_id: i64) -> AppResult<RegionRow> {
+    let place = row.place()?;
+    match region_store::get(conn, group_id) {
+        Ok(g) if g.level == RegionLevel::Group && g.parent_id == Some(place.village_id) => Ok(g),
+        Ok(_) | Err(_) => Err(AppError::field(
+            "group_id",
+            "must be a group of the case's village",
+        )),
+    }
 }
 
 /// Ids an action names must be this case's photos, or (for a duplicate) another visible case.

@@ -76,6 +76,8 @@ pub struct Effects {
     pub notify: Option<Notify>,
     /// The text the reporter of a public report now sees.
     pub public_reply: Option<String>,
+    /// verify: the case moves to this group of its village (the store checks that it is one).
+    pub regroup: Option<i64>,
     /// The action is one the reporter sees (verify, reject, reply): the first of these is the
     /// case's first response (青政办〔2016〕189号, due within 48 hours).
     pub first_response: bool,
@@ -305,6 +307,7 @@ fn only(req: &ActionRequest, allowed: &[&str]) -> Result<(), Refusal> {
     let given = [
         ("reason", req.reason.is_some()),
         ("to_level", req.to_level.is_some()),
+        ("group_id", req.group_id.is_some()),
         ("difficulty", req.difficulty.is_some()),
         ("deadline", req.deadline.is_some()),
         ("measure", req.measure.is_some()),
@@ -352,7 +355,7 @@ pub fn apply(
         A::Verify => {
             // A verified report becomes an ordinary case at the village, or at its group when
             // the group can handle it; the normal ladder goes on from there.
-            only(req, &["note", "to_level"])?;
+            only(req, &["note", "to_level", "group_id"])?;
             let note = text("note", &req.note, 2000, false)?;
             let to = req.to_level.unwrap_or(Level::Village);
             if !matches!(to, Level::Group | Level::Village) {
@@ -361,10 +364,21 @@ pub fn apply(
                     message: "a verified report opens at group or village level".into(),
                 });
             }
+            if req.group_id.is_some() && to != Level::Group {
+                return Err(Refusal::Invalid {
+                    field: "group_id",
+                    message: "names the group a report opens at (to_level group)".into(),
+                });
+            }
             fx.status = Some(Status::Open);
             fx.level = Some(to);
             fx.first_response = case.public;
-            fx.params = params(vec![("note", json!(note)), ("to_level", json!(to))]);
+            fx.regroup = req.group_id;
+            fx.params = params(vec![
+                ("note", json!(note)),
+                ("to_level", json!(to)),
+                ("group_id", json!(req.group_id)),
+            ]);
             fx.notify = Some(Notify::ArrivedAtLevel);
         }
         A::RejectReport => {
@@ -807,6 +821,41 @@ mod tests {
 
     fn req(action: ActionKind) -> ActionRequest {
         ActionRequest::new(action)
+    }
+
+    #[test]
+    fn verify_names_a_group_only_when_opening_at_group_level() {
+        let mut pending = case(S::PendingVerification, L::Village, Severity::General, false);
+        pending.public = true;
+        let to_group = ActionRequest {
+            to_level: Some(L::Group),
+            group_id: Some(7),
+            ..req(A::Verify)
+        };
+        let fx = apply(&pending, &actor(R::VillageCadre), &to_group, now()).unwrap();
+        assert_eq!((fx.level, fx.regroup), (Some(L::Group), Some(7)));
+        assert_eq!(fx.params["group_id"], 7);
+        let at_village = ActionRequest {
+            group_id: Some(7),
+            ..req(A::Verify)
+        };
+        assert_eq!(
+            field(apply(&pending, &actor(R::VillageCadre), &at_village, now())),
+            "group_id"
+        );
+        let fx = apply(&pending, &actor(R::VillageCadre), &req(A::Verify), now()).unwrap();
+        assert_eq!(fx.regroup, None);
+        assert!(fx.params.get("group_id").is_none());
+        // No other action takes a group.
+        let stray = ActionRequest {
+            group_id: Some(7),
+            ..req(A::Escalate)
+        };
+        let open = case(S::Open, L::Group, Severity::General, false);
+        assert_eq!(
+            field(apply(&open, &actor(R::GridInspector), &stray, now())),
+            "group_id"
+        );
     }
 
     fn now() -> DateTime<Utc> {
