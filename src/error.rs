@@ -25,6 +25,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
+    /// A tus request without `Tus-Resumable: 1.0.0` (412).
+    UnsupportedTusVersion,
+    /// A tus PATCH body whose `Upload-Checksum` does not match (460); nothing of it was kept.
+    ChecksumMismatch,
     /// The database (or another dependency) cannot be reached right now; retry later.
     Unavailable,
     /// The disk under the database or the photos is full, over quota or read-only; retry later.
@@ -48,6 +52,11 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::UnsupportedTusVersion => StatusCode::PRECONDITION_FAILED,
+            // tus checksum extension: 460 Checksum Mismatch.
+            ErrorCode::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ErrorCode::Unavailable | ErrorCode::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -70,6 +79,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::UnsupportedTusVersion => "unsupported_tus_version",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
@@ -91,6 +102,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::IdempotencyKeyReused => "Idempotency key reused with another request",
+            ErrorCode::UnsupportedTusVersion => "Unsupported tus protocol version",
+            ErrorCode::ChecksumMismatch => "Checksum mismatch",
             ErrorCode::Unavailable => "Service temporarily unavailable",
             ErrorCode::StorageUnavailable => "Storage full or read-only",
             ErrorCode::Internal => "Internal error",

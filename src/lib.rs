@@ -35,6 +35,7 @@ pub mod stats;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
+pub mod uploads;
 pub mod users;
 pub mod validate;
 pub mod vocab;

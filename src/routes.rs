@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::http::ops;
 use crate::{
     attachments, auth, bulletins, exports, hazards, import, notifications, organizations, patrols,
-    premises, public, regions, roster, stats, sync, users, webhooks,
+    premises, public, regions, roster, stats, sync, uploads, users, webhooks,
 };
 
 pub fn register(cfg: &mut ServiceConfig) {
@@ -22,6 +22,7 @@ pub fn register(cfg: &mut ServiceConfig) {
             .configure(import::routes::configure)
             .configure(hazards::routes::configure)
             .configure(attachments::routes::configure)
+            .configure(uploads::routes::configure)
             .configure(notifications::routes::configure)
             .configure(public::routes::configure)
             .configure(webhooks::routes::configure)

@@ -2,5 +2,6 @@
 //! location metadata, stored content-addressed under the data directory.
 
 pub mod image;
+pub mod ingest;
 pub mod routes;
 pub mod store;

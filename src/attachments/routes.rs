@@ -7,21 +7,17 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::attachments::image;
+use crate::attachments::ingest::{self, may_attach, too_large, Uploader};
 use crate::attachments::store::{self, Attachment};
-use crate::auth::policy::{authorize, Capability, Target};
-use crate::auth::principal::{Caller, Principal};
-use crate::db;
+use crate::auth::principal::Caller;
 use crate::error::{AppError, AppResult, ErrorCode, StdErrors};
 use crate::hazards::store as hazard_store;
 use crate::http::pagination::PageParams;
 use crate::http::Page;
 use crate::idempotency::{self, Idempotent};
-use crate::vocab::EventAction;
 use crate::AppState;
 
-/// Largest photo accepted.
-pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+pub use crate::attachments::ingest::MAX_BYTES;
 /// Room for the multipart envelope around the file.
 const ENVELOPE: usize = 64 * 1024;
 
@@ -29,13 +25,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(upload_attachment)
         .service(list_attachments)
         .service(get_attachment);
-}
-
-fn too_large() -> AppError {
-    AppError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("a photo may have at most {MAX_BYTES} bytes"),
-    )
 }
 
 /// Reads the one file of a multipart body, refusing more than `MAX_BYTES` without keeping any.
@@ -88,11 +77,6 @@ async fn read_file(req: &HttpRequest, payload: web::Payload) -> AppResult<Vec<u8
     file.ok_or_else(|| AppError::field("file", "a photo file is required"))
 }
 
-/// May the caller add photos to this case: a role that works cases, covering it.
-fn may_attach(p: &Principal, row: &hazard_store::HazardRow) -> AppResult<()> {
-    authorize(p, Capability::WorkCases, Target::Region(&row.region_path))
-}
-
 /// Upload one photo (multipart, field `file`): JPEG, PNG or WebP recognised by its bytes (else
 /// 415), at most 10 MiB (else 413, nothing kept). EXIF capture time and GPS position are kept
 /// in the record; the stored and served image has its metadata removed.
@@ -120,61 +104,28 @@ pub async fn upload_attachment(
         })
         .await?;
     let raw = crate::http::json::read_within(&req, read_file(&req, payload)).await?;
-    let format = image::detect(&raw).ok_or_else(|| {
-        AppError::new(
-            ErrorCode::UnsupportedMediaType,
-            "the file is not a JPEG, PNG or WebP image",
-        )
-    })?;
+    let format = ingest::detect(&raw)?;
     let once = Idempotent::bytes(
         &req,
         &format!("POST /hazards/{id}/attachments"),
         &Sha256::digest(&raw),
     )?;
-    let tz = state.settings.tz;
-    let data_dir = state.settings.data_dir.clone();
-    let blob_dir = data_dir.clone();
-    let written = web::block(move || -> AppResult<_> {
-        let capture = image::read_capture(&raw, tz);
-        let stripped =
-            image::strip_metadata(format, img_parts::Bytes::from(raw)).ok_or_else(|| {
-                AppError::new(ErrorCode::UnsupportedMediaType, "the image is malformed")
-            })?;
-        let sha = hex::encode(Sha256::digest(&stripped));
-        let created = store::write_blob(&data_dir, &sha, &stripped)?;
-        Ok((capture, sha, stripped.len() as i64, created))
-    })
-    .await?;
-    state.pool.storage().observe(&written);
-    let (capture, sha, size, created) = written?;
-    let blob_sha = sha.clone();
-    let content_type = format.content_type();
-    let reply = caller.run_tx(&state.pool, move |conn, p| {
-        once.run(conn, p.user_id, |conn| {
-            let row = hazard_store::visible(conn, &p, id)?;
-            may_attach(&p, &row)?;
-            let new = store::NewAttachment {
-                hazard_id: id,
-                sha256: &sha,
-                content_type,
-                size,
-                uploaded_by: p.user_id,
-            };
-            let now = db::now();
-            let a = store::insert(conn, new, capture, now)?;
-            // Evidence belongs in the timeline too.
-            let params = serde_json::json!({"attachment_id": a.id, "sha256": a.sha256, "content_type": a.content_type});
-            hazard_store::record(conn, &p, id, EventAction::Attach, params, now)?;
-            Ok((StatusCode::CREATED, a.to_api()))
+    let photo = ingest::store(&state, format, raw).await?;
+    let photo = std::sync::Arc::new(photo);
+    let recorded = photo.clone();
+    let reply = caller
+        .run_tx(&state.pool, move |conn, p| {
+            once.run(conn, p.user_id, |conn| {
+                let a = ingest::record(conn, id, &recorded, Uploader::Staff(&p))?;
+                Ok((StatusCode::CREATED, a.to_api()))
+            })
         })
-    })
-    .await;
+        .await;
     let reply = match reply {
         Ok(reply) => reply,
         Err(e) => {
-            // No photo file without its record.
-            if created {
-                let _ = web::block(move || store::remove_blob(&blob_dir, &blob_sha)).await;
+            if let Ok(photo) = std::sync::Arc::try_unwrap(photo) {
+                ingest::discard(&state, photo).await;
             }
             return Err(e);
         }

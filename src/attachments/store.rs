@@ -22,7 +22,8 @@ pub struct AttachmentRow {
     pub sha256: String,
     pub content_type: String,
     pub size: i64,
-    pub uploaded_by: i64,
+    /// `None`: the reporter of a public report, who has no account.
+    pub uploaded_by: Option<i64>,
     pub taken_at: Option<NaiveDateTime>,
     pub gps_lat: Option<f64>,
     pub gps_lng: Option<f64>,
@@ -143,7 +144,7 @@ pub struct NewAttachment<'a> {
     pub sha256: &'a str,
     pub content_type: &'a str,
     pub size: i64,
-    pub uploaded_by: i64,
+    pub uploaded_by: Option<i64>,
 }
 
 pub fn insert(

@@ -184,7 +184,7 @@ diesel::table! {
         sha256 -> Text,
         content_type -> Text,
         size -> BigInt,
-        uploaded_by -> BigInt,
+        uploaded_by -> Nullable<BigInt>,
         taken_at -> Nullable<Timestamp>,
         gps_lat -> Nullable<Double>,
         gps_lng -> Nullable<Double>,
@@ -229,6 +229,31 @@ diesel::table! {
         hazard_id -> BigInt,
         deadline -> Timestamp,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        hazard_id -> BigInt,
+        created_by -> Nullable<BigInt>,
+        length -> BigInt,
+        upload_offset -> BigInt,
+        metadata -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        lease -> Nullable<Text>,
+        lease_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        attachment_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    upload_segments (upload_id, start_offset) {
+        upload_id -> Text,
+        start_offset -> BigInt,
+        file -> Text,
     }
 }
 
@@ -445,4 +470,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     patrol_alerts,
     inspection_alerts,
     sync_log,
+    uploads,
+    upload_segments,
 );

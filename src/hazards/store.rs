@@ -797,13 +797,38 @@ pub fn record(
     params: serde_json::Value,
     now: NaiveDateTime,
 ) -> AppResult<HazardRow> {
+    record_as(conn, action, params, Some(p.user_id), now, |c| {
+        visible(c, p, id)
+    })
+}
+
+/// `record` for someone without an account: the reporter of a public report, who proved it
+/// with the report's secret (the event's actor stays empty).
+pub fn record_anonymous(
+    conn: &mut DbConn,
+    id: i64,
+    action: EventAction,
+    params: serde_json::Value,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
+    record_as(conn, action, params, None, now, |c| get(c, id))
+}
+
+fn record_as(
+    conn: &mut DbConn,
+    action: EventAction,
+    params: serde_json::Value,
+    actor: Option<i64>,
+    now: NaiveDateTime,
+    load: impl Fn(&mut DbConn) -> AppResult<HazardRow>,
+) -> AppResult<HazardRow> {
     let fx = Effects {
         params,
         ..Effects::default()
     };
     for _ in 0..3 {
-        let row = visible(conn, p, id)?;
-        if let Some(after) = write_effects(conn, &row, &fx, action, Some(p.user_id), now)? {
+        let row = load(conn)?;
+        if let Some(after) = write_effects(conn, &row, &fx, action, actor, now)? {
             return Ok(after);
         }
     }

@@ -31,6 +31,9 @@ pub struct SweepReport {
     pub first_response: crate::public::sweep::FirstResponseReport,
     /// Rows of the offline-sync log past their retention, deleted.
     pub sync_log_pruned: usize,
+    /// Resumable uploads past their expiry, removed with their bytes (`run_once` only: it
+    /// knows the photo directory).
+    pub uploads: crate::uploads::sweep::ExpiryReport,
 }
 
 /// How long the sweep keeps what it erases or prunes (`Settings`).
@@ -175,7 +178,8 @@ pub async fn run_forever(
                     || r.stalled > 0
                     || r.reminded > 0
                     || r.first_response != Default::default()
-                    || r.sync_log_pruned > 0 =>
+                    || r.sync_log_pruned > 0
+                    || r.uploads != Default::default() =>
             {
                 tracing::info!(
                     expired = r.expired,
@@ -185,6 +189,8 @@ pub async fn run_forever(
                     first_response_overdue = r.first_response.overdue,
                     contacts_erased = r.first_response.erased,
                     sync_log_pruned = r.sync_log_pruned,
+                    uploads_expired = r.uploads.expired,
+                    upload_orphans_removed = r.uploads.orphans,
                     "deadline sweep"
                 );
             }
@@ -203,8 +209,10 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         contact_days: state.settings.contact_retention_days,
         sync_days: state.settings.sync_retention_days,
     };
+    let data_dir = state.settings.data_dir.clone();
     let result = db::run_bulk(&state.pool, move |conn| {
-        let report = sweep_with(conn, db::now(), retention)?;
+        let mut report = sweep_with(conn, db::now(), retention)?;
+        report.uploads = crate::uploads::sweep::expire(conn, &data_dir, db::now())?;
         let ms = started.elapsed().as_millis() as i64;
         jobs::record_success(conn, jobs::DEADLINE_SWEEP, db::now(), ms)?;
         Ok((report, jobs::outbox_backlog(conn)?))

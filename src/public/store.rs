@@ -326,6 +326,23 @@ pub fn by_code(conn: &mut DbConn, code: &str, secret: &str) -> AppResult<ReportR
     }
 }
 
+/// The report of this case if `secret` is its secret; the same 404 otherwise (a staff case,
+/// an unknown one, a wrong secret).
+pub fn by_case(conn: &mut DbConn, hazard_id: i64, secret: &str) -> AppResult<ReportRow> {
+    let Some(hash) = codes::hash_secret(secret) else {
+        return Err(AppError::not_found());
+    };
+    match public_reports::table
+        .find(hazard_id)
+        .select(ReportRow::as_select())
+        .first(conn)
+        .optional()?
+    {
+        Some(r) if constant_time_eq(r.secret_hash.as_bytes(), hash.as_bytes()) => Ok(r),
+        _ => Err(AppError::not_found()),
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

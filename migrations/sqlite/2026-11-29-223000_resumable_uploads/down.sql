@@ -1,0 +1,3 @@
+DROP TABLE upload_segments;
+DROP TABLE uploads;
+DELETE FROM attachments WHERE uploaded_by IS NULL;
