@@ -114,9 +114,17 @@ async fn setup(app: &TestApp) -> Setup {
     let inspector = |name: &'static str| {
         let root = root.clone();
         async move {
-            user_with_role(app, &root, name, t.group, "grid_inspector", Some(t.group), None)
-                .await
-                .1
+            user_with_role(
+                app,
+                &root,
+                name,
+                t.group,
+                "grid_inspector",
+                Some(t.group),
+                None,
+            )
+            .await
+            .1
         }
     };
     let colleague = inspector("zhangsan").await;
@@ -159,7 +167,11 @@ fn tus(req: TestRequest, token: Option<&str>) -> TestRequest {
 }
 
 async fn create(app: &TestApp, token: &str, hazard: i64, length: usize) -> Resp {
-    let meta = format!("hazard_id {},filename {}", b64(&hazard.to_string()), b64("李家山.jpg"));
+    let meta = format!(
+        "hazard_id {},filename {}",
+        b64(&hazard.to_string()),
+        b64("李家山.jpg")
+    );
     app.send(tus(
         TestRequest::post()
             .uri("/api/v1/uploads")
@@ -242,7 +254,11 @@ impl Link {
         cut_after: Option<usize>,
     ) -> Option<(u16, Vec<(String, String)>)> {
         let mut s = TcpStream::connect(self.addr).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -264,7 +280,14 @@ impl Link {
         let text = String::from_utf8_lossy(&raw);
         let (head, _) = text.split_once("\r\n\r\n").expect("a response head");
         let mut lines = head.lines();
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -306,7 +329,10 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
                     auth.clone(),
                     tus.clone(),
                     ("Upload-Length", data.len().to_string()),
-                    ("Upload-Metadata", format!("hazard_id {}", b64(&hazard.to_string()))),
+                    (
+                        "Upload-Metadata",
+                        format!("hazard_id {}", b64(&hazard.to_string())),
+                    ),
                 ],
                 b"",
                 None,
@@ -325,13 +351,18 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
                 auth.clone(),
                 tus.clone(),
                 ("Upload-Offset", offset.to_string()),
-                ("Content-Type", "application/offset+octet-stream".to_string()),
+                (
+                    "Content-Type",
+                    "application/offset+octet-stream".to_string(),
+                ),
             ];
             if rest.len() > piece {
                 link.exchange("PATCH", &url, &patch_headers, rest, Some(piece));
                 interruptions += 1;
                 let sent_piece = piece;
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 piece = 300 * 1024 + (seed >> 33) as usize % (400 * 1024);
                 // The link comes back a moment later (on the plateau, seconds to hours).
                 std::thread::sleep(Duration::from_millis(200));
@@ -341,7 +372,6 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
                 assert_eq!(status, 200, "{h:?}");
                 let now: usize = header(&h, "upload-offset").parse().unwrap();
                 assert!(now >= offset, "the offset went back from {offset} to {now}");
-                eprintln!("sent {sent_piece} from {offset}: now {now} (+{})", now - offset);
                 offset = now;
             } else {
                 let (status, h) = link
@@ -364,11 +394,18 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
         bytes.len(),
         overhead * 100.0
     );
-    assert!(overhead <= 0.10, "{:.1} % more bytes than the photo", overhead * 100.0);
+    assert!(
+        overhead <= 0.10,
+        "{:.1} % more bytes than the photo",
+        overhead * 100.0
+    );
 
     // On the case, with the EXIF read as evidence and gone from the image.
     let r = app
-        .get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector))
+        .get(
+            &format!("/api/v1/hazards/{}/attachments", s.hazard),
+            Some(&s.inspector),
+        )
         .await;
     let items = r.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
@@ -385,7 +422,10 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
     assert_eq!(r.raw[..2], [0xFF, 0xD8]);
     // The timeline says so, and nothing of the upload is left on disk.
     let r = app
-        .get(&format!("/api/v1/hazards/{}/events", s.hazard), Some(&s.inspector))
+        .get(
+            &format!("/api/v1/hazards/{}/events", s.hazard),
+            Some(&s.inspector),
+        )
         .await;
     assert!(r.assert_status(200)["items"]
         .as_array()
@@ -419,10 +459,11 @@ async fn concurrent_patches_do_not_corrupt_an_upload(b: Backend) {
         patch_head(&mut first, 0, data.len());
         first.write_all(&data[..300 * 1024]).unwrap();
         std::thread::sleep(Duration::from_millis(1500));
-        // The second goes on from what is counted, and is cut after 100 KiB.
+        // The second goes on from what is counted with 100 KiB.
         let mut link = Link { addr, sent: 0 };
         let auth = ("Authorization", format!("Bearer {token}"));
         let tus = ("Tus-Resumable", "1.0.0".to_string());
+        let started = std::time::Instant::now();
         let (status, h) = link
             .exchange("HEAD", &u, &[auth.clone(), tus.clone()], b"", None)
             .unwrap();
@@ -435,10 +476,14 @@ async fn concurrent_patches_do_not_corrupt_an_upload(b: Backend) {
             ("Upload-Offset", at.to_string()),
             ("Content-Type", "application/offset+octet-stream".to_string()),
         ];
-        link.exchange("PATCH", &u, &headers, &data[at..], Some(100 * 1024));
-        let (_, h) = link
-            .exchange("HEAD", &u, &[auth.clone(), tus.clone()], b"", None)
+        let (status, h) = link
+            .exchange("PATCH", &u, &headers, &data[at..at + 100 * 1024], None)
             .unwrap();
+        assert_eq!(status, 204, "{h:?}");
+        assert!(
+            started.elapsed() >= Duration::from_secs(3),
+            "the HEAD and the second PATCH waited for the first to go quiet"
+        );
         let kept: usize = header(&h, "upload-offset").parse().unwrap();
         // The first wakes up and sends the rest of its body (wrong bytes, to tell them apart).
         let junk = vec![0xA5u8; data.len() - 300 * 1024];
@@ -460,10 +505,19 @@ async fn concurrent_patches_do_not_corrupt_an_upload(b: Backend) {
     let segments = firegrid::uploads::store::segments(&mut conn, &id, kept as i64).unwrap();
     let mut assembled = Vec::new();
     for (file, n) in &segments {
-        firegrid::uploads::files::read_prefix(&app.db.data_dir(), &id, file, *n as u64, &mut assembled)
-            .unwrap();
+        firegrid::uploads::files::read_prefix(
+            &app.db.data_dir(),
+            &id,
+            file,
+            *n as u64,
+            &mut assembled,
+        )
+        .unwrap();
     }
-    assert!(assembled == bytes[..kept], "the kept bytes are not the photo's");
+    assert!(
+        assembled == bytes[..kept],
+        "the kept bytes are not the photo's"
+    );
     let r = patch(&app, &s.inspector, &url, kept, &bytes[kept..], None).await;
     assert_eq!(r.status.as_u16(), 204, "{}", r.body);
     let a = r_header(&r, "upload-attachment");
@@ -481,7 +535,10 @@ async fn concurrent_patches_do_not_corrupt_an_upload(b: Backend) {
         .await;
     let one_shot = r.assert_status(201)["id"].as_i64().unwrap();
     let direct = app
-        .get(&format!("/api/v1/attachments/{one_shot}"), Some(&s.inspector))
+        .get(
+            &format!("/api/v1/attachments/{one_shot}"),
+            Some(&s.inspector),
+        )
         .await;
     assert_eq!(Sha256::digest(&served.raw), Sha256::digest(&direct.raw));
 }
@@ -493,7 +550,11 @@ async fn the_protocol_is_tus_1_0_0(b: Backend) {
     let app = spawn(b).await;
     let s = setup(&app).await;
     let r = app
-        .send(TestRequest::default().method(Method::OPTIONS).uri("/api/v1/uploads"))
+        .send(
+            TestRequest::default()
+                .method(Method::OPTIONS)
+                .uri("/api/v1/uploads"),
+        )
         .await;
     assert_eq!(r.status.as_u16(), 204);
     assert_eq!(r_header(&r, "tus-version"), "1.0.0");
@@ -535,7 +596,10 @@ async fn the_protocol_is_tus_1_0_0(b: Backend) {
                 TestRequest::post()
                     .uri("/api/v1/uploads")
                     .insert_header(("upload-length", bad))
-                    .insert_header(("upload-metadata", format!("hazard_id {}", b64(&s.hazard.to_string())))),
+                    .insert_header((
+                        "upload-metadata",
+                        format!("hazard_id {}", b64(&s.hazard.to_string())),
+                    )),
                 Some(&s.inspector),
             ))
             .await;
@@ -568,7 +632,9 @@ async fn the_protocol_is_tus_1_0_0(b: Backend) {
     let url2 = location(&create(&app, &s.inspector, s.hazard, pdf.len()).await);
     let r = patch(&app, &s.inspector, &url2, 0, &pdf, None).await;
     r.assert_problem(415, "unsupported_media_type");
-    head(&app, &s.inspector, &url2).await.assert_problem(404, "not_found");
+    head(&app, &s.inspector, &url2)
+        .await
+        .assert_problem(404, "not_found");
 }
 
 fn r_header(r: &Resp, name: &str) -> String {
@@ -593,7 +659,15 @@ async fn a_checksum_mismatch_keeps_nothing(b: Backend) {
     r.assert_problem(460, "checksum_mismatch");
     assert_eq!(r_header(&r, "tus-resumable"), "1.0.0");
     assert_eq!(offset_of(&head(&app, &s.inspector, &url).await), 0);
-    let r = patch(&app, &s.inspector, &url, 0, part, Some("md5 AAAAAAAAAAAAAAAAAAAAAA==".into())).await;
+    let r = patch(
+        &app,
+        &s.inspector,
+        &url,
+        0,
+        part,
+        Some("md5 AAAAAAAAAAAAAAAAAAAAAA==".into()),
+    )
+    .await;
     r.assert_problem(400, "validation_failed");
     let r = patch(&app, &s.inspector, &url, 0, part, Some(sha256_b64(part))).await;
     assert_eq!(r.status.as_u16(), 204, "{}", r.body);
@@ -602,7 +676,8 @@ async fn a_checksum_mismatch_keeps_nothing(b: Backend) {
     let rest = &bytes[part.len()..];
     let sha1 = format!(
         "sha1 {}",
-        base64::engine::general_purpose::STANDARD.encode(<sha1::Sha1 as sha1::Digest>::digest(rest))
+        base64::engine::general_purpose::STANDARD
+            .encode(<sha1::Sha1 as sha1::Digest>::digest(rest))
     );
     let r = patch(&app, &s.inspector, &url, part.len(), rest, Some(sha1)).await;
     assert_eq!(r.status.as_u16(), 204, "{}", r.body);
@@ -619,11 +694,27 @@ async fn a_wrong_offset_is_409(b: Backend) {
     let r = patch(&app, &s.inspector, &url, 0, &bytes[..1000], None).await;
     assert_eq!(r.status.as_u16(), 204);
     for wrong in [0, 999, 1001, 5000] {
-        let r = patch(&app, &s.inspector, &url, wrong, &bytes[wrong..wrong + 10], None).await;
+        let r = patch(
+            &app,
+            &s.inspector,
+            &url,
+            wrong,
+            &bytes[wrong..wrong + 10],
+            None,
+        )
+        .await;
         r.assert_problem(409, "conflict");
     }
     assert_eq!(offset_of(&head(&app, &s.inspector, &url).await), 1000);
-    let r = patch(&app, &s.inspector, &url, 1000, &vec![0u8; bytes.len()], None).await;
+    let r = patch(
+        &app,
+        &s.inspector,
+        &url,
+        1000,
+        &vec![0u8; bytes.len()],
+        None,
+    )
+    .await;
     r.assert_problem(413, "payload_too_large");
     assert_eq!(offset_of(&head(&app, &s.inspector, &url).await), 1000);
     // A completed upload: a retry of its last PATCH (whose answer was lost) is told so.
@@ -664,7 +755,9 @@ async fn expiry_removes_the_bytes(b: Backend) {
     assert_eq!(files_under(&dir), 0);
     assert_eq!(count_rows(&app.db, "uploads"), 0);
     assert_eq!(count_rows(&app.db, "upload_segments"), 0);
-    head(&app, &s.inspector, &url).await.assert_problem(404, "not_found");
+    head(&app, &s.inspector, &url)
+        .await
+        .assert_problem(404, "not_found");
     // The photo itself stays.
     assert_eq!(count_rows(&app.db, "attachments"), 1);
     // A second server's pass finds nothing left to do.
@@ -684,14 +777,21 @@ async fn uploads_are_scoped_to_their_creator(b: Backend) {
         .assert_problem(404, "not_found");
     let url = location(&create(&app, &s.inspector, s.hazard, bytes.len()).await);
     for other in [&s.outsider, &s.colleague] {
-        head(&app, other, &url).await.assert_problem(404, "not_found");
+        head(&app, other, &url)
+            .await
+            .assert_problem(404, "not_found");
         patch(&app, other, &url, 0, &bytes, None)
             .await
             .assert_problem(404, "not_found");
     }
     // Without any credentials: 401; with a made-up secret: 404.
     let r = app
-        .send(TestRequest::default().method(Method::HEAD).uri(&url).insert_header(("tus-resumable", "1.0.0")))
+        .send(
+            TestRequest::default()
+                .method(Method::HEAD)
+                .uri(&url)
+                .insert_header(("tus-resumable", "1.0.0")),
+        )
         .await;
     assert_eq!(r.status.as_u16(), 401);
     let r = app
@@ -704,11 +804,15 @@ async fn uploads_are_scoped_to_their_creator(b: Backend) {
         )
         .await;
     assert_eq!(r.status.as_u16(), 404);
-    head(&app, &s.inspector, "/api/v1/uploads/not-an-upload").await.assert_problem(404, "not_found");
+    head(&app, &s.inspector, "/api/v1/uploads/not-an-upload")
+        .await
+        .assert_problem(404, "not_found");
     assert_eq!(offset_of(&head(&app, &s.inspector, &url).await), 0);
     assert_eq!(count_rows(&app.db, "attachments"), 0);
     // The root administrator sees the case but did not start this upload either.
-    head(&app, &s.root, &url).await.assert_problem(404, "not_found");
+    head(&app, &s.root, &url)
+        .await
+        .assert_problem(404, "not_found");
 }
 
 /// A reporter adds a photo to their public report with its tracking code and secret: attached
@@ -755,7 +859,9 @@ async fn a_reporter_adds_a_photo_to_their_report(b: Backend) {
         .await;
     let url = location(&r);
     // Staff cannot feed a reporter's upload.
-    head(&app, &s.inspector, &url).await.assert_problem(404, "not_found");
+    head(&app, &s.inspector, &url)
+        .await
+        .assert_problem(404, "not_found");
     let r = app
         .send(
             public(TestRequest::patch().uri(&url), secret)
@@ -827,7 +933,10 @@ print(u.url)
         String::from_utf8_lossy(&out.stderr)
     );
     let r = app
-        .get(&format!("/api/v1/hazards/{}/attachments", s.hazard), Some(&s.inspector))
+        .get(
+            &format!("/api/v1/hazards/{}/attachments", s.hazard),
+            Some(&s.inspector),
+        )
         .await;
     let items = r.assert_status(200)["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1, "{items:?}");
@@ -849,7 +958,14 @@ fn tuspy() -> std::path::PathBuf {
     };
     if !importable(&site) {
         let out = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
             .arg(&site)
             .arg(TUSPY)
             .output()

@@ -37,7 +37,13 @@ pub fn append(data_dir: &Path, id: &str, file: &str, bytes: &[u8]) -> AppResult<
 }
 
 /// Reads `len` bytes from the start of a writer's file.
-pub fn read_prefix(data_dir: &Path, id: &str, file: &str, len: u64, out: &mut Vec<u8>) -> AppResult<()> {
+pub fn read_prefix(
+    data_dir: &Path,
+    id: &str,
+    file: &str,
+    len: u64,
+    out: &mut Vec<u8>,
+) -> AppResult<()> {
     let path = upload_dir(data_dir, id).join(file);
     let f = std::fs::File::open(&path).map_err(|e| io_error("open", e))?;
     let before = out.len();

@@ -55,7 +55,11 @@ impl Who {
         if req.headers().contains_key(header::AUTHORIZATION) {
             return Caller::extract(req).await.map(Who::Staff);
         }
-        match req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok()) {
+        match req
+            .headers()
+            .get(SECRET_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(s) => Ok(Who::Reporter(s.to_string())),
             None => Err(AppError::unauthenticated(
                 "send a bearer token, or a report's secret in X-Report-Secret",
@@ -69,10 +73,17 @@ impl Who {
         F: FnOnce(&mut DbConn, &Owner) -> AppResult<T> + Send + 'static,
     {
         match (self, tx) {
-            (Who::Staff(c), true) => c.run_tx(pool, move |conn, p| f(conn, &Owner::Staff(p))).await,
+            (Who::Staff(c), true) => {
+                c.run_tx(pool, move |conn, p| f(conn, &Owner::Staff(p)))
+                    .await
+            }
             (Who::Staff(c), false) => c.run(pool, move |conn, p| f(conn, &Owner::Staff(p))).await,
-            (Who::Reporter(s), true) => db::run_tx(pool, move |conn| f(conn, &Owner::Reporter(s))).await,
-            (Who::Reporter(s), false) => db::run(pool, move |conn| f(conn, &Owner::Reporter(s))).await,
+            (Who::Reporter(s), true) => {
+                db::run_tx(pool, move |conn| f(conn, &Owner::Reporter(s))).await
+            }
+            (Who::Reporter(s), false) => {
+                db::run(pool, move |conn| f(conn, &Owner::Reporter(s))).await
+            }
         }
     }
 }
@@ -119,7 +130,10 @@ pub struct CreateHeaders {
     /// Comma-separated `key base64(value)` pairs. Staff name the case with `hazard_id`, a
     /// reporter the report with `tracking_code`; other keys (`filename`, `filetype`) are kept
     /// and echoed.
-    #[param(rename = "Upload-Metadata", pattern = "^[!-+\\--~]+( [A-Za-z0-9+/]*=*)?(,[!-+\\--~]+( [A-Za-z0-9+/]*=*)?)*$")]
+    #[param(
+        rename = "Upload-Metadata",
+        pattern = "^[!-+\\--~]+( [A-Za-z0-9+/]*=*)?(,[!-+\\--~]+( [A-Za-z0-9+/]*=*)?)*$"
+    )]
     pub upload_metadata: String,
     /// A reporter's secret (no bearer token then).
     #[param(rename = "X-Report-Secret", pattern = "^[0-9A-Za-z -]{16,32}$")]
@@ -144,7 +158,10 @@ pub struct PatchHeaders {
     pub upload_offset: i64,
     /// `sha256 <base64 digest>` (or `sha1 …`) of this request's body: a mismatch is 460 and
     /// keeps none of it.
-    #[param(rename = "Upload-Checksum", pattern = "^(sha1|sha256) [A-Za-z0-9+/]+=*$")]
+    #[param(
+        rename = "Upload-Checksum",
+        pattern = "^(sha1|sha256) [A-Za-z0-9+/]+=*$"
+    )]
     pub upload_checksum: Option<String>,
     /// A reporter's secret (no bearer token then).
     #[param(rename = "X-Report-Secret", pattern = "^[0-9A-Za-z -]{16,32}$")]
@@ -191,7 +208,12 @@ pub async fn create_upload(state: web::Data<AppState>, req: HttpRequest) -> Http
 
 /// The upload's metadata key naming its target.
 fn target_of(pairs: &[(String, String)]) -> AppResult<Target> {
-    let value = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim());
+    let value = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim())
+    };
     match (value("hazard_id"), value("tracking_code")) {
         (Some(id), None) => id
             .parse::<i64>()
@@ -335,9 +357,10 @@ pub async fn append_upload(
     // The body is read in a task of its own: should this request's future be dropped with its
     // connection, what arrived is still counted and the lease given back.
     let task = actix_web::rt::spawn(async move { append(&state, &req, id, payload).await });
-    tus_reply(task.await.unwrap_or_else(|e| {
-        Err(AppError::internal("the upload task failed").caused_by(e))
-    }))
+    tus_reply(
+        task.await
+            .unwrap_or_else(|e| Err(AppError::internal("the upload task failed").caused_by(e))),
+    )
 }
 
 async fn append(
@@ -402,7 +425,10 @@ async fn append(
         Ok(Some(attachment)) => {
             let mut resp = HttpResponse::NoContent();
             resp.insert_header((tus::UPLOAD_OFFSET, w.length.to_string()))
-                .insert_header(("Upload-Attachment", format!("/api/v1/attachments/{attachment}")));
+                .insert_header((
+                    "Upload-Attachment",
+                    format!("/api/v1/attachments/{attachment}"),
+                ));
             Ok(resp.finish())
         }
         Ok(None) => {
@@ -453,9 +479,8 @@ impl Writer {
         let start = self.committed;
         let room = (self.length - start) as usize;
         let idle = self.state.settings.body_timeout;
-        let deadline = Instant::now()
-            + idle
-            + Duration::from_secs(room as u64 / MIN_RATE_BYTES_PER_SEC);
+        let deadline =
+            Instant::now() + idle + Duration::from_secs(room as u64 / MIN_RATE_BYTES_PER_SEC);
         let mut hasher = checksum.as_ref().map(|c| tus::Hasher::new(c.algorithm));
         let mut received = 0usize;
         let mut head: Vec<u8> = Vec::with_capacity(SNIFF);
@@ -505,8 +530,7 @@ impl Writer {
                     if start == 0 && head.len() < SNIFF {
                         let before = head.len();
                         head.extend(chunk.iter().take(SNIFF - before));
-                        if head.len() == SNIFF
-                            && crate::attachments::image::detect(&head).is_none()
+                        if head.len() == SNIFF && crate::attachments::image::detect(&head).is_none()
                         {
                             break End::NotAPhoto;
                         }
@@ -595,14 +619,19 @@ impl Writer {
     /// goes stale in seconds).
     async fn give_back(&self) {
         let (id, token) = (self.id.clone(), self.token.clone());
-        let _ = db::run_tx(&self.state.pool, move |conn| store::release(conn, &id, &token)).await;
+        let _ = db::run_tx(&self.state.pool, move |conn| {
+            store::release(conn, &id, &token)
+        })
+        .await;
     }
 
     /// The bytes are no photo: the upload is dropped with its files (415).
     async fn refuse(&mut self, why: Option<AppError>) -> AppResult<Option<i64>> {
         let (id, token) = (self.id.clone(), self.token.clone());
-        let removed =
-            db::run_tx(&self.state.pool, move |conn| store::remove(conn, &id, &token)).await?;
+        let removed = db::run_tx(&self.state.pool, move |conn| {
+            store::remove(conn, &id, &token)
+        })
+        .await?;
         if removed {
             let (dir, id) = (self.state.settings.data_dir.clone(), self.id.clone());
             web::block(move || files::remove_dir(&dir, &id)).await?;
@@ -629,8 +658,10 @@ impl Writer {
         let (i, this) = (id.clone(), file.clone());
         // This writer's file is the last one, and holds everything from its start to the end
         // once the buffered bytes are appended.
-        let segments =
-            db::run(&self.state.pool, move |conn| store::segments(conn, &i, length)).await?;
+        let segments = db::run(&self.state.pool, move |conn| {
+            store::segments(conn, &i, length)
+        })
+        .await?;
         if segments.last().is_none_or(|(f, _)| *f != this) {
             return Err(superseded());
         }
@@ -641,7 +672,9 @@ impl Writer {
                 files::read_prefix(&dir, &id, f, *n as u64, &mut raw)?;
             }
             if raw.len() as i64 != length {
-                return Err(AppError::internal("an upload's files do not add up to its length"));
+                return Err(AppError::internal(
+                    "an upload's files do not add up to its length",
+                ));
             }
             Ok(raw)
         })

@@ -298,7 +298,9 @@ pub fn segments(conn: &mut DbConn, id: &str, end: i64) -> AppResult<Vec<(String,
         .select((upload_segments::start_offset, upload_segments::file))
         .load(conn)?;
     if rows.first().is_some_and(|(start, _)| *start != 0) {
-        return Err(AppError::internal("an upload's first file does not start at 0"));
+        return Err(AppError::internal(
+            "an upload's first file does not start at 0",
+        ));
     }
     let mut out = Vec::with_capacity(rows.len());
     for (i, (start, file)) in rows.iter().enumerate() {

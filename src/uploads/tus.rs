@@ -3,7 +3,6 @@
 use actix_web::http::header::HeaderMap;
 use base64::Engine;
 
-
 use crate::error::{AppError, AppResult, ErrorCode};
 
 pub const VERSION: &str = "1.0.0";
@@ -178,7 +177,10 @@ mod tests {
 
     #[test]
     fn metadata_pairs_are_decoded_and_malformed_ones_refused() {
-        let h = headers(&[(UPLOAD_METADATA, "filename 5p2O5a625bGxLmpwZw==,hazard_id NDI=,flag")]);
+        let h = headers(&[(
+            UPLOAD_METADATA,
+            "filename 5p2O5a625bGxLmpwZw==,hazard_id NDI=,flag",
+        )]);
         let (raw, pairs) = metadata(&h).unwrap();
         assert!(raw.starts_with("filename "));
         assert_eq!(pairs[0], ("filename".into(), "李家山.jpg".into()));
