@@ -37,3 +37,11 @@ def map_headers(ctx, headers):
     if headers and "Idempotency-Key" in headers:
         headers["Idempotency-Key"] = str(uuid.uuid4())
     return headers
+
+
+@schemathesis.serializer("application/offset+octet-stream")
+def _tus_bytes(ctx, value):
+    """A tus PATCH body (api-spec: a binary string) is its bytes as they are."""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8")

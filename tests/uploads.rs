@@ -185,7 +185,7 @@ async fn create(app: &TestApp, token: &str, hazard: i64, length: usize) -> Resp 
 /// The upload's path from a creation's Location.
 fn location(r: &Resp) -> String {
     r.assert_status(201);
-    r_header(&r, "location")
+    r_header(r, "location")
 }
 
 async fn head(app: &TestApp, token: &str, path: &str) -> Resp {
@@ -197,7 +197,7 @@ async fn head(app: &TestApp, token: &str, path: &str) -> Resp {
 }
 
 fn offset_of(r: &Resp) -> usize {
-    r_header(&r, "upload-offset").parse().unwrap()
+    r_header(r, "upload-offset").parse().unwrap()
 }
 
 async fn patch(
@@ -359,7 +359,6 @@ async fn an_interrupted_upload_completes_without_starting_over(b: Backend) {
             if rest.len() > piece {
                 link.exchange("PATCH", &url, &patch_headers, rest, Some(piece));
                 interruptions += 1;
-                let sent_piece = piece;
                 seed = seed
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);

@@ -111,6 +111,12 @@ fn tus_reply(result: AppResult<HttpResponse>) -> HttpResponse {
     resp
 }
 
+/// A PATCH body as the OpenAPI document states it: raw bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct UploadChunk(Vec<u8>);
+
 /// tus headers of a response as the OpenAPI document states them.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -136,8 +142,12 @@ pub struct CreateHeaders {
     )]
     pub upload_metadata: String,
     /// A reporter's secret (no bearer token then).
-    #[param(rename = "X-Report-Secret", pattern = "^[0-9A-Za-z -]{16,32}$")]
-    pub x_report_secret: Option<String>,
+    #[param(
+        rename = "X-Report-Secret",
+        pattern = "^[0-9A-Za-z -]{16,32}$",
+        required = false
+    )]
+    pub x_report_secret: String,
 }
 
 /// The request headers of a status request.
@@ -145,8 +155,12 @@ pub struct CreateHeaders {
 #[into_params(parameter_in = Header)]
 pub struct OwnerHeaders {
     /// A reporter's secret (no bearer token then).
-    #[param(rename = "X-Report-Secret", pattern = "^[0-9A-Za-z -]{16,32}$")]
-    pub x_report_secret: Option<String>,
+    #[param(
+        rename = "X-Report-Secret",
+        pattern = "^[0-9A-Za-z -]{16,32}$",
+        required = false
+    )]
+    pub x_report_secret: String,
 }
 
 /// The request headers of a PATCH.
@@ -160,12 +174,17 @@ pub struct PatchHeaders {
     /// keeps none of it.
     #[param(
         rename = "Upload-Checksum",
-        pattern = "^(sha1|sha256) [A-Za-z0-9+/]+=*$"
+        pattern = "^(sha1 [A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=|sha256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)$",
+        required = false
     )]
-    pub upload_checksum: Option<String>,
+    pub upload_checksum: String,
     /// A reporter's secret (no bearer token then).
-    #[param(rename = "X-Report-Secret", pattern = "^[0-9A-Za-z -]{16,32}$")]
-    pub x_report_secret: Option<String>,
+    #[param(
+        rename = "X-Report-Secret",
+        pattern = "^[0-9A-Za-z -]{16,32}$",
+        required = false
+    )]
+    pub x_report_secret: String,
 }
 
 /// What this server speaks of tus: version 1.0.0 with creation, expiration and checksum (sha1,
@@ -329,7 +348,7 @@ async fn status(state: &AppState, req: &HttpRequest, id: String) -> AppResult<Ht
 /// `Upload-Attachment`.
 #[utoipa::path(tag = "uploads", security((), ("bearer" = [])),
     params(("id" = String, Path, pattern = "^[0-9a-f]{32}$"), TusHeader, PatchHeaders),
-    request_body(content_type = "application/offset+octet-stream", content = Vec<u8>,
+    request_body(content_type = "application/offset+octet-stream", content = UploadChunk,
         description = "the photo's next bytes"),
     responses(
         (status = 204, description = "the bytes are kept", headers(("Upload-Offset" = i64), ("Upload-Expires" = String),
