@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(pairs[0], ("filename".into(), "李家山.jpg".into()));
         assert_eq!(pairs[1], ("hazard_id".into(), "42".into()));
         assert_eq!(pairs[2], ("flag".into(), String::new()));
-        for bad in ["hazard_id !!!", "a b c", "a YQ==,a YQ==", " YQ=="] {
+        for bad in ["hazard_id !!!", "a b c", "a YQ==,a YQ==", "a YQ==,,b"] {
             let h = headers(&[(UPLOAD_METADATA, bad)]);
             assert_eq!(metadata(&h).unwrap_err().status.as_u16(), 400, "{bad}");
         }
