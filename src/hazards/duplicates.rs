@@ -5,7 +5,8 @@
 //! reporter's tracking code then follows the original (`public::store::public_view`).
 //!
 //! Candidates come from the same county (a 100 m circle across a county border is left out),
-//! through the `(county_id, category, created_at)` index, and are measured here.
+//! through the `(county_id, category, lat)` index (a latitude band of ±100 m), and are measured
+//! here.
 
 use chrono::Duration;
 use diesel::prelude::*;
