@@ -46,6 +46,7 @@ pub fn build_app(
             async move { table.respond(&req) }
         }))
         .wrap(from_fn(controls::refuse_in_query))
+        .wrap(from_fn(crate::open311::http::format_suffix))
         .wrap(ErrorHandlers::new().default_handler(problem::problemize))
         .wrap(metrics)
         .wrap(from_fn(telemetry::access_log))

@@ -23,6 +23,7 @@ pub mod import;
 pub mod jobs;
 pub mod migrate_data;
 pub mod notifications;
+pub mod open311;
 pub mod openapi;
 pub mod organizations;
 pub mod patrols;

@@ -472,6 +472,15 @@ text_enum!(
 );
 
 text_enum!(
+    /// An Open311 GeoReport v2 request's status: `open` until the case is closed or the report
+    /// rejected (the public statuses received, verified and in_progress), then `closed`.
+    pub Open311Status in "(the Open311 view)" {
+        Open => "open",
+        Closed => "closed",
+    }
+);
+
+text_enum!(
     /// The body a webhook receives: firegrid's own JSON, or a WeCom (企业微信) or DingTalk (钉钉)
     /// group robot's markdown message.
     pub WebhookFormat in "webhooks.format" {
@@ -589,6 +598,7 @@ pub fn round_trips() -> Vec<(&'static str, RoundTrip)> {
         NotificationKind,
         Channel,
         PublicStatus,
+        Open311Status,
         WebhookFormat,
         DeliveryStatus,
         RankingComponent,

@@ -440,6 +440,32 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_deliveries -> notification_outbox (outbox_id));
 
+diesel::table! {
+    open311_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        county_id -> BigInt,
+        key_hash -> Text,
+        prefix -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    open311_requests (hazard_id) {
+        hazard_id -> BigInt,
+        key_id -> BigInt,
+        county_id -> BigInt,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(open311_requests -> public_reports (hazard_id));
+diesel::joinable!(open311_requests -> open311_keys (key_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     hazards,
     case_counters,
@@ -472,4 +498,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_log,
     uploads,
     upload_segments,
+    open311_keys,
+    open311_requests,
 );

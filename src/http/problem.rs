@@ -30,6 +30,32 @@ fn code_for(status: StatusCode) -> ErrorCode {
 pub fn problemize<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if crate::open311::http::is_open311(res.request()) {
+        // GeoReport's clients read its own error format; its handlers already write it, and
+        // what reaches here (an unknown route, a wrong method) is rewritten into it.
+        let geo = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if geo {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let (req, old) = res.into_parts();
+        let mut new = crate::open311::http::respond(
+            status,
+            status.canonical_reason().unwrap_or("error"),
+            None,
+        );
+        for name in [header::ALLOW, header::RETRY_AFTER] {
+            if let Some(v) = old.headers().get(&name) {
+                new.headers_mut().insert(name.clone(), v.clone());
+            }
+        }
+        let res: ServiceResponse<EitherBody<B>> =
+            ServiceResponse::new(req, new).map_into_right_body();
+        return Ok(ErrorHandlerResponse::Response(res));
+    }
     let already = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -95,22 +121,35 @@ impl RouteTable {
             .flat_map(|(_, methods)| methods.iter())
             .collect();
         if allowed.is_empty() || allowed.contains(&req.method()) {
-            return AppError::new(ErrorCode::NotFound, format!("no route for {path}"))
-                .error_response();
+            return render(
+                req,
+                AppError::new(ErrorCode::NotFound, format!("no route for {path}")),
+            );
         }
         let allow = allowed
             .iter()
             .map(|m| m.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut resp = AppError::new(
-            ErrorCode::MethodNotAllowed,
-            format!("{} is not allowed here; allowed: {allow}", req.method()),
-        )
-        .error_response();
+        let mut resp = render(
+            req,
+            AppError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed here; allowed: {allow}", req.method()),
+            ),
+        );
         if let Ok(v) = header::HeaderValue::from_str(&allow) {
             resp.headers_mut().insert(header::ALLOW, v);
         }
         resp
+    }
+}
+
+/// An error in the format of where it happened: GeoReport's under `/open311`, else problem+json.
+fn render(req: &HttpRequest, err: AppError) -> HttpResponse {
+    if crate::open311::http::is_open311(req) {
+        crate::open311::http::GeoError(err).error_response()
+    } else {
+        err.error_response()
     }
 }

@@ -14,7 +14,7 @@ use crate::hazards::store as hazards;
 use crate::http::JsonBody;
 use crate::idempotency::{Idempotent, Reply};
 use crate::public::model::*;
-use crate::public::{regions, store, throttle};
+use crate::public::{regions, store};
 use crate::AppState;
 
 /// The header that carries a report's secret.
@@ -123,8 +123,7 @@ pub async fn report_publicly(
         let now = db::now();
         let mut fresh = None;
         let reply = once.run_public(conn, |conn| {
-            throttle::count(conn, &address, new.contact_phone.as_deref(), now)?;
-            let (_, report, secret) = store::create(conn, &new, Channel::Web, None, now)?;
+            let (_, report, secret) = store::take_public(conn, &new, Channel::Web, &address, now)?;
             fresh = Some(secret);
             Ok((StatusCode::CREATED, stored(&receipt(&report))?))
         })?;

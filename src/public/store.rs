@@ -15,8 +15,8 @@ use crate::hazards::model::{Level, Outcome, Severity, Source, Status};
 use crate::hazards::store::{self as hazards, CaseInsert, HazardRow};
 use crate::hazards::workflow;
 use crate::notifications::store as notify;
-use crate::public::codes;
 use crate::public::model::*;
+use crate::public::{codes, throttle};
 use crate::regions::model::RegionRow;
 use crate::regions::store as region_store;
 use crate::validate::Checks;
@@ -200,6 +200,20 @@ pub fn placement(conn: &mut DbConn, region_id: i64) -> AppResult<(RegionRow, Reg
         }
     };
     Ok((region, group))
+}
+
+/// A report from outside, without an account (the web form, an Open311 client): counted
+/// against the public throttle (429 past it), then taken in like every report. In the caller's
+/// transaction, so a refused or failed report rolls its hit back.
+pub fn take_public(
+    conn: &mut DbConn,
+    new: &NewPublicReport,
+    channel: Channel,
+    address: &str,
+    now: NaiveDateTime,
+) -> AppResult<(HazardRow, ReportRow, String)> {
+    throttle::count(conn, address, new.contact_phone.as_deref(), now)?;
+    create(conn, new, channel, None, now)
 }
 
 /// A new report: the case (pending verification, at village level), its public record with a
