@@ -176,10 +176,15 @@ pub struct NewRequest {
 #[allow(dead_code)]
 pub struct RequestsQuery {
     /// A county's code: only its requests.
+    #[param(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9-]{1,32}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub jurisdiction_id: Option<String>,
     /// Comma-separated ids; overrides every other filter.
+    #[param(pattern = r"^[0-9A-Za-z ,-]*$")]
     pub service_request_id: Option<String>,
-    /// Comma-separated service codes.
+    /// Comma-separated service codes (`GET /open311/v2/services`).
+    #[param(pattern = r"^([a-z_]+(,[a-z_]+)*)?$")]
     pub service_code: Option<String>,
     /// Received at or after (RFC 3339, e.g. `2026-11-01T00:00:00Z`). Without dates: the last
     /// 90 days.
@@ -187,6 +192,7 @@ pub struct RequestsQuery {
     /// Received at or before.
     pub end_date: Option<DateTime<Utc>>,
     /// `open`, `closed`, or both comma-separated.
+    #[param(pattern = r"^((open|closed)(,(open|closed))*)?$")]
     pub status: Option<String>,
 }
 
@@ -196,6 +202,9 @@ pub struct RequestsQuery {
 #[allow(dead_code)]
 pub struct JurisdictionQuery {
     /// A county's code (optional: codes are unique across the deployment).
+    #[param(
+        pattern = r"^[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9-]{1,32}[\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub jurisdiction_id: Option<String>,
 }
 

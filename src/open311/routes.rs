@@ -128,13 +128,12 @@ fn list<T>(
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Vec<T>, AppError> {
-    let Some(value) = value else {
+    // Empty is no filter; otherwise every item must be known (no blanks, no spaces).
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(Vec::new());
     };
     value
         .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
         .map(|v| {
             parse(v).ok_or_else(|| AppError::bad_request(format!("{name}: {v:?} is not known")))
         })
@@ -171,12 +170,7 @@ pub async fn list_requests(
     let ids = list(
         single(&fields, "service_request_id")?,
         "service_request_id",
-        |v| {
-            Some(
-                crate::public::codes::normalize(v, crate::public::codes::CODE_LEN)
-                    .unwrap_or_default(),
-            )
-        },
+        |v| crate::public::codes::normalize(v, crate::public::codes::CODE_LEN),
     )?;
     let service_codes = list(
         single(&fields, "service_code")?,
