@@ -1,8 +1,6 @@
 //! Open311 in the database: API keys (issued, checked, revoked) and the public reports posted
 //! through them, read back as GeoReport requests.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::RngCore;
@@ -176,7 +174,7 @@ pub fn requests(conn: &mut DbConn, f: &Filter) -> AppResult<Vec<ServiceRequest>>
     let mut q = open311_requests::table
         .inner_join(public_reports::table)
         .inner_join(hazards::table.on(hazards::id.eq(open311_requests::hazard_id)))
-        .select((public_reports::hazard_id, hazards::category))
+        .select((public::ReportRow::as_select(), hazards::category))
         .order(open311_requests::received_at.desc())
         .limit(MAX_REQUESTS)
         .into_boxed();
@@ -196,14 +194,9 @@ pub fn requests(conn: &mut DbConn, f: &Filter) -> AppResult<Vec<ServiceRequest>>
             q = q.filter(open311_requests::received_at.le(to));
         }
     }
-    let rows: Vec<(i64, Category)> = q.load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    let mut reports = public::for_cases(conn, &ids)?;
+    let rows: Vec<(public::ReportRow, Category)> = q.load(conn)?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, category) in rows {
-        let Some(report) = reports.remove(&id) else {
-            continue;
-        };
+    for (report, category) in rows {
         // The reporter's own view decides the status and the reply (a report closed as a
         // duplicate follows its original), so both readings always agree.
         let view = public::public_view(conn, &report)?;
@@ -245,12 +238,4 @@ pub fn request(conn: &mut DbConn, id: &str) -> AppResult<ServiceRequest> {
 
 fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "service_request_id: no such request")
-}
-
-/// The counties' codes, by id (for the keys' list).
-pub fn county_codes(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, String>> {
-    Ok(region_store::get_many(conn, ids)?
-        .into_iter()
-        .map(|r| (r.id, r.code))
-        .collect())
 }
