@@ -290,9 +290,13 @@ async fn an_open311_report_travels_to_closure(b: Backend) {
     assert_eq!(other.assert_status(200), &json!([]));
     let later = read(&app, "/open311/v2/requests?start_date=2099-01-01T00:00:00Z").await;
     assert_eq!(later.assert_status(200), &json!([]));
-    // Another county's list is empty.
+    // Another county's list is empty, and the request is not found there.
     let there = read(&app, "/open311/v2/requests?jurisdiction_id=630121").await;
     assert_eq!(there.assert_status(200), &json!([]));
+    let path = format!("/open311/v2/requests/{id}.json?jurisdiction_id=630121");
+    assert_geo_error(&read(&app, &path).await, 404, "service_request_id");
+    let path = format!("/open311/v2/requests/{id}.json?jurisdiction_id=630106");
+    seen(&read(&app, &path).await);
 
     // JSON works too, with the attribute as an object.
     let r = app

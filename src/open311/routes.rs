@@ -211,9 +211,9 @@ pub async fn get_request(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> GeoResult<HttpResponse> {
-    jurisdiction_of(&state, &req).await?;
+    let county = jurisdiction_of(&state, &req).await?;
     let id = id.into_inner();
-    let found = db::run(&state.pool, move |conn| store::request(conn, &id)).await?;
+    let found = db::run(&state.pool, move |conn| store::request(conn, &id, county)).await?;
     Ok(HttpResponse::Ok().json([found]))
 }
 
@@ -227,9 +227,12 @@ pub async fn token(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> GeoResult<HttpResponse> {
-    jurisdiction_of(&state, &req).await?;
+    let county = jurisdiction_of(&state, &req).await?;
     let token = token.into_inner();
-    let found = db::run(&state.pool, move |conn| store::request(conn, &token)).await?;
+    let found = db::run(&state.pool, move |conn| {
+        store::request(conn, &token, county)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json([TokenAnswer {
         token: found.service_request_id.clone(),
         service_request_id: found.service_request_id,

@@ -222,12 +222,14 @@ pub fn requests(conn: &mut DbConn, f: &Filter) -> AppResult<Vec<ServiceRequest>>
     Ok(out)
 }
 
-/// One request by its id (a tracking code as typed); 404 when there is no such Open311 request.
-pub fn request(conn: &mut DbConn, id: &str) -> AppResult<ServiceRequest> {
+/// One request by its id (a tracking code as typed), in `county` when given; 404 when there
+/// is no such Open311 request (there).
+pub fn request(conn: &mut DbConn, id: &str, county_id: Option<i64>) -> AppResult<ServiceRequest> {
     let code = codes::normalize(id, codes::CODE_LEN).ok_or_else(not_found)?;
     requests(
         conn,
         &Filter {
+            county_id,
             ids: vec![code],
             ..Filter::default()
         },
