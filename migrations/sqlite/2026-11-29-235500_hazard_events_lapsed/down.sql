@@ -1,0 +1,1 @@
+DROP INDEX hazard_events_lapsed;
