@@ -266,6 +266,33 @@ async fn figures_agree_with_the_timeline(backend: Backend) {
         }
     }
     assert!(nonzero > 0, "the generated data exercised nothing");
+
+    // The two ways of reading deadline lapses agree (a province takes the join, a county the
+    // probes): on every period, for the rectified cases the figures ask about.
+    use firegrid::stats::{period::Period, store};
+    let mut conn = app.db.conn();
+    let path = firegrid::regions::store::get(&mut conn, county)
+        .unwrap()
+        .path;
+    let mut lapses = 0;
+    for (from, to) in periods {
+        let p = Period::days(from, to, chrono_tz::Asia::Shanghai, firegrid::db::now()).unwrap();
+        let rectified: Vec<i64> = store::facts(&mut conn, &path, &p)
+            .unwrap()
+            .iter()
+            .filter(|c| c.rectified_in(&p))
+            .map(|c| c.id)
+            .collect();
+        let probed = store::lapsed_by_probe(&mut conn, &rectified).unwrap();
+        let joined: std::collections::HashSet<i64> = store::lapsed_in_subtree(&mut conn, &path, &p)
+            .unwrap()
+            .into_iter()
+            .filter(|id| rectified.contains(id))
+            .collect();
+        assert_eq!(probed, joined, "{from}..{to}");
+        lapses += probed.len();
+    }
+    assert!(lapses > 0, "no rectified case had a lapsed deadline");
 }
 
 db_tests!(figures_agree_with_the_timeline);
