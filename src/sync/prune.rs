@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use crate::db::schema::{sync_log, sync_marks, sync_pruned};
 use crate::db::{self, DbConn};
 use crate::error::AppResult;
+use crate::per_backend;
 use crate::sync::cursor::Position;
 use crate::sync::store;
 
@@ -78,17 +79,19 @@ pub fn prune(conn: &mut DbConn, now: NaiveDateTime, retention: Duration) -> AppR
     // reading.
     db::write_tx(conn, |c| {
         if let Some((txid, pos)) = last {
-            let upto = Position { txid, pos };
-            if pruned(c)?.is_none_or(|p| p < upto) {
-                let set = (sync_pruned::txid.eq(txid), sync_pruned::pos.eq(pos));
-                let n = diesel::update(sync_pruned::table.find(1))
+            // Another server may record at the same moment: the insert waits for its commit
+            // and then does nothing, and the update only ever moves the position forward.
+            let set = (sync_pruned::txid.eq(txid), sync_pruned::pos.eq(pos));
+            let insert = diesel::insert_into(sync_pruned::table)
+                .values((sync_pruned::id.eq(1), set.0, set.1))
+                .on_conflict_do_nothing();
+            if per_backend!(c, |c| insert.execute(c))? == 0 {
+                let behind = sync_pruned::txid
+                    .lt(txid)
+                    .or(sync_pruned::txid.eq(txid).and(sync_pruned::pos.lt(pos)));
+                diesel::update(sync_pruned::table.find(1).filter(behind))
                     .set(set)
                     .execute(c)?;
-                if n == 0 {
-                    diesel::insert_into(sync_pruned::table)
-                        .values((sync_pruned::id.eq(1), set.0, set.1))
-                        .execute(c)?;
-                }
             }
         }
         diesel::delete(sync_marks::table.filter(sync_marks::marked_at.lt(marked_at))).execute(c)?;
