@@ -308,7 +308,7 @@ pub struct Config {
     #[arg(long, env = "FIREGRID_WORKERS", global = true)]
     pub workers: Option<usize>,
     /// Weights of the annual ranking's components (年度综合考评), e.g.
-    /// `rectification=35,timeliness=20,major_open=20,roster=15,public_response=10` (README, "The ranking").
+    /// `rectification=30,timeliness=20,major_open=15,patrol=15,roster=10,public_response=10` (README, "The ranking").
     #[arg(
         long,
         env = "FIREGRID_RANKING_WEIGHTS",

@@ -515,6 +515,8 @@ text_enum!(
         Timeliness => "timeliness",
         /// 重大隐患未消除: 1 / (1 + `major_open_at_end`).
         MajorOpen => "major_open",
+        /// 每天巡查完成率: the region's `patrol_completion`.
+        Patrol => "patrol",
         /// 一长三员达标率: the region's `roster_compliance`.
         Roster => "roster",
         /// 群众举报48小时首次答复率: the region's `public_first_response_share`.

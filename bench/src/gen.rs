@@ -44,6 +44,7 @@ pub struct GenReport {
     pub events: i64,
     pub notifications: i64,
     pub open_cases: i64,
+    pub patrols: i64,
     pub seconds: f64,
     pub seconds_per_phase: BTreeMap<String, f64>,
 }
@@ -346,6 +347,12 @@ pub fn generate(
     .map_err(map_err)?;
     lap(&mut report, "cases, events and notifications");
 
+    // Their own random stream, so the cases of a seed are the same with or without them.
+    let mut patrol_rng = StdRng::seed_from_u64(seed ^ PATROL_SEED);
+    conn.transaction(|c| patrols(c, layout, &staff, now, &mut patrol_rng, &mut report))
+        .map_err(map_err)?;
+    lap(&mut report, "patrols");
+
     match conn {
         DbConn::Pg(_) => {
             let mut sql = String::new();
@@ -357,6 +364,7 @@ pub fn generate(
                 "hazards",
                 "hazard_events",
                 "notifications",
+                "patrols",
             ] {
                 let _ = write!(
                     sql,
@@ -754,6 +762,95 @@ fn grid_and_staff(
     users_b.flush(conn)?;
     roles_b.flush(conn)?;
     Ok(all)
+}
+
+/// Mixed into the seed for the patrols' random stream.
+const PATROL_SEED: u64 = 0x7061_7472_6f6c;
+/// Days of daily patrols written, ending today: the recent weeks since patrols were recorded in
+/// the system, not two years (a province would need 15 million rows).
+pub const PATROL_DAYS: i64 = 35;
+/// How reliably a group patrols (the chance of a round on a given day), by weight: most every
+/// day, some often, a few seldom, and one group in ten not at all.
+const DILIGENCE: [(u32, u32); 4] = [(97, 5), (85, 3), (50, 1), (0, 1)];
+
+/// The daily patrols (kind `patrol`) of every group over the last `PATROL_DAYS` local days
+/// (`FIREGRID_TZ`'s default zone) up to now: a round in the day by one of the group's four,
+/// sometimes a second one in the evening (a day patrolled twice still counts once), never in
+/// the future. No checks, track or cases: the figures count rounds only.
+fn patrols(
+    conn: &mut DbConn,
+    l: &Layout,
+    staff: &[CountyStaff],
+    now: NaiveDateTime,
+    rng: &mut StdRng,
+    report: &mut GenReport,
+) -> QueryResult<()> {
+    use chrono::TimeZone;
+    let tz = firegrid::config::defaults::TZ;
+    let today = tz.from_utc_datetime(&now).date_naive();
+    let mut b = Batch::new(
+        "patrols",
+        "id, kind, region_id, region_path, theme, local_date, started_at, ended_at, recorded_at, \
+         recorded_by, track",
+        2000,
+    );
+    let mut id = 1i64;
+    for (c, county) in staff.iter().enumerate() {
+        for (g, four) in county.grid.iter().enumerate() {
+            let gid = l.group_id(c, g);
+            let v = l.village_id(c, g / l.groups);
+            let t = l.township_id(c, g / l.groups / l.villages);
+            let mut path = String::new();
+            if l.prefectures > 0 {
+                let _ = write!(path, "/1/{}", l.prefecture_id(l.prefecture_of(c)));
+            }
+            let path = format!("{path}/{}/{t}/{v}/{gid}/", l.county_id(c));
+            let chance = pick(rng, &DILIGENCE);
+            for back in (0..PATROL_DAYS).rev() {
+                let day = today - Duration::days(back);
+                let rounds = if rng.gen_range(0..100) < chance {
+                    1 + usize::from(rng.gen_range(0..10) == 0)
+                } else {
+                    0
+                };
+                for r in 0..rounds {
+                    // Morning to afternoon, or the evening for a second round.
+                    let minute = if r == 0 {
+                        rng.gen_range(8 * 60..16 * 60)
+                    } else {
+                        rng.gen_range(19 * 60..22 * 60)
+                    };
+                    let local =
+                        day.and_hms_opt(0, 0, 0).unwrap_or_default() + Duration::minutes(minute);
+                    let Some(start) = tz.from_local_datetime(&local).earliest() else {
+                        continue;
+                    };
+                    let start = start.naive_utc();
+                    let end = start + Duration::minutes(rng.gen_range(30..120));
+                    if end > now {
+                        continue;
+                    }
+                    b.row()
+                        .i(id)
+                        .s("patrol")
+                        .i(gid)
+                        .s(&path)
+                        .null()
+                        .s(&day.to_string())
+                        .t(start)
+                        .t(end)
+                        .t((end + Duration::minutes(rng.gen_range(1..30))).min(now))
+                        .i(four[rng.gen_range(0..4)])
+                        .null()
+                        .end();
+                    b.maybe_flush(conn)?;
+                    id += 1;
+                    report.patrols += 1;
+                }
+            }
+        }
+    }
+    b.flush(conn)
 }
 
 /// A weighted random choice.

@@ -2,18 +2,19 @@
 //! `tiny` dataset (cases received over two years, each story told by the case state machine)
 //! is generated, then each case is replayed from its events alone — receipt, closure, outcome,
 //! deadline, listing, lapsed deadlines — and the README's definitions are applied to the replay
-//! here, independently of the server's code. The server's figures must agree for the county
+//! here, independently of the server's code. Patrol completion is counted by hand from the
+//! generated patrol rows and the region rows. The server's figures must agree for the county
 //! and for each township, over several periods, on both backends.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use common::{Backend, TestDb};
 use diesel::prelude::*;
-use firegrid::db::schema::{hazard_events, hazards};
+use firegrid::db::schema::{hazard_events, hazards, patrols, regions};
 use firegrid_bench::{self as bench, Layout, ScaleName, BENCH_PASSWORD};
 use serde_json::{json, Value};
 
@@ -194,6 +195,59 @@ fn figures(cases: &[&Replayed], start: NaiveDateTime, end: NaiveDateTime) -> Val
     })
 }
 
+/// The groups (paths) and the patrols (kind, group path, local day) as stored.
+struct Field {
+    groups: Vec<String>,
+    rounds: Vec<(String, String, String)>,
+}
+
+fn field(db: &TestDb) -> Field {
+    let mut conn = db.conn();
+    let groups = regions::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "level = 'group'",
+        ))
+        .select(regions::path)
+        .load(&mut conn)
+        .unwrap();
+    let rounds = patrols::table
+        .select((
+            diesel::dsl::sql::<diesel::sql_types::Text>("kind"),
+            patrols::region_path,
+            patrols::local_date,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    Field { groups, rounds }
+}
+
+/// The README's patrol figures for the groups under `under` (a path fragment) over the local
+/// days `from..=last` (none when `last` is before `from`).
+fn patrol_figures(f: &Field, under: &str, from: NaiveDate, last: NaiveDate) -> Value {
+    let days = ((last - from).num_days() + 1).max(0);
+    let groups = f.groups.iter().filter(|g| g.contains(under)).count() as i64;
+    let (from, last) = (from.to_string(), last.to_string());
+    let done: BTreeSet<(&String, &String)> = f
+        .rounds
+        .iter()
+        .filter(|(kind, path, day)| {
+            kind == "patrol" && path.contains(under) && *day >= from && *day <= last
+        })
+        .map(|(_, path, day)| (path, day))
+        .collect();
+    let done = done.len() as i64;
+    let group_days = groups * days;
+    json!({
+        "patrol_group_days": group_days,
+        "patrolled_group_days": done,
+        "patrol_completion": if group_days == 0 {
+            Value::Null
+        } else {
+            json!((done as f64 / group_days as f64 * 10_000.0).round() / 10_000.0)
+        },
+    })
+}
+
 fn midnight(d: NaiveDate) -> NaiveDateTime {
     chrono_tz::Asia::Shanghai
         .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
@@ -213,6 +267,9 @@ async fn figures_agree_with_the_timeline(backend: Backend) {
     bench::gen::generate(&mut db.conn(), &layout, 7, false).expect("generate");
     let cases = replay(&db);
     assert_eq!(cases.len(), 100);
+    let f = field(&db);
+    assert_eq!(f.groups.len(), 8);
+    assert!(!f.rounds.is_empty(), "the generator wrote no patrols");
     let app = common::spawn_with(db, |_| {}).await;
     let token = common::login(&app, &Layout::county_official(0, 0), BENCH_PASSWORD).await;
     let county = layout.county_id(0);
@@ -225,8 +282,11 @@ async fn figures_agree_with_the_timeline(backend: Backend) {
         (today - Duration::days(230), today - Duration::days(170)),
         (today - Duration::days(800), today),
         (today - Duration::days(40), today - Duration::days(10)),
+        (today - Duration::days(20), today - Duration::days(3)),
+        (today, today),
     ];
     let mut nonzero = 0;
+    let (mut patrolled, mut missed) = (0, 0);
     for (from, to) in periods {
         let r = app
             .get(
@@ -244,6 +304,25 @@ async fn figures_agree_with_the_timeline(backend: Backend) {
         let want = figures(&all, start, end);
         nonzero += want["found"].as_i64().unwrap() + want["rectified"].as_i64().unwrap();
         assert_agrees(&body["total"], &want, &format!("county {from}..{to}"));
+        // Patrols count the days over by the end: up to yesterday for a period running today.
+        let shanghai = chrono_tz::Asia::Shanghai;
+        let last = (shanghai.from_utc_datetime(&end).date_naive() - Duration::days(1)).min(to);
+        assert_eq!(
+            body["period"]["days_ended"],
+            json!(((last - from).num_days() + 1).max(0))
+        );
+        let want = patrol_figures(&f, &format!("/{county}/"), from, last);
+        assert_agrees(
+            &body["total"],
+            &want,
+            &format!("county patrols {from}..{to}"),
+        );
+        let (done, all_days) = (
+            want["patrolled_group_days"].as_i64().unwrap(),
+            want["patrol_group_days"].as_i64().unwrap(),
+        );
+        patrolled += done;
+        missed += all_days - done;
         let kids = body["children"].as_array().unwrap();
         assert_eq!(kids.len(), layout.townships);
         for (t, kid) in kids.iter().enumerate() {
@@ -258,14 +337,31 @@ async fn figures_agree_with_the_timeline(backend: Backend) {
                 &figures(&mine, start, end),
                 &format!("township {tid} {from}..{to}"),
             );
+            assert_agrees(
+                kid,
+                &patrol_figures(&f, &format!("/{tid}/"), from, last),
+                &format!("township {tid} patrols {from}..{to}"),
+            );
         }
         // Children add up to the total.
-        for k in ["found", "open_at_end", "rectified", "overdue_at_end"] {
+        for k in [
+            "found",
+            "open_at_end",
+            "rectified",
+            "overdue_at_end",
+            "patrol_group_days",
+            "patrolled_group_days",
+        ] {
             let sum: i64 = kids.iter().map(|c| c[k].as_i64().unwrap()).sum();
             assert_eq!(json!(sum), body["total"][k], "{k}");
         }
     }
     assert!(nonzero > 0, "the generated data exercised nothing");
+    // Some group-days patrolled, some missed: the completion is neither trivially 0 nor 1.
+    assert!(
+        patrolled > 0 && missed > 0,
+        "{patrolled} patrolled, {missed} missed"
+    );
 
     // The two ways of reading deadline lapses agree (a province takes the join, a county the
     // probes): on every period, for the rectified cases the figures ask about.

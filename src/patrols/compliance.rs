@@ -6,13 +6,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
-use diesel::dsl::max;
+use diesel::dsl::{count, max};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::scope::subtree_end;
-use crate::db::schema::patrols;
+use crate::db::schema::{patrols, regions};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::patrols::model::PatrolKind;
@@ -141,6 +141,102 @@ pub fn parse_day(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
+/// The number of distinct local days within [from, to] on which each group of the subtree
+/// patrolled (rounds of kind `patrol`; two rounds on one day count once): one grouped query,
+/// whatever the number of groups and days. Groups without a patrol are absent.
+pub fn patrolled_days(
+    conn: &mut DbConn,
+    path: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<HashMap<i64, i64>> {
+    if to < from {
+        return Ok(HashMap::new());
+    }
+    Ok(patrols::table
+        .filter(patrols::kind.eq(PatrolKind::Patrol))
+        .filter(patrols::region_path.ge(path))
+        .filter(patrols::region_path.lt(subtree_end(path)))
+        .filter(patrols::local_date.ge(from.to_string()))
+        .filter(patrols::local_date.le(to.to_string()))
+        .group_by(patrols::region_id)
+        .select((
+            patrols::region_id,
+            count(patrols::local_date).aggregate_distinct(),
+        ))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Groups and patrolled group-days of a region and of each of its children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupDays {
+    /// The region's id.
+    pub root: i64,
+    /// (groups, patrolled group-days) of the whole region.
+    pub total: (i64, i64),
+    /// The same per child region (children without groups absent).
+    pub per_child: HashMap<i64, (i64, i64)>,
+}
+
+impl GroupDays {
+    /// Counts `groups` (id, path) of `root`'s subtree against their patrolled days.
+    fn count<'a>(
+        root: &RegionRow,
+        groups: impl Iterator<Item = (i64, &'a str)>,
+        done: &HashMap<i64, i64>,
+    ) -> GroupDays {
+        let mut out = GroupDays {
+            root: root.id,
+            ..GroupDays::default()
+        };
+        for (id, path) in groups {
+            let n = done.get(&id).copied().unwrap_or(0);
+            out.total.0 += 1;
+            out.total.1 += n;
+            if let Some(child) = child_of(root, path) {
+                let e = out.per_child.entry(child).or_default();
+                e.0 += 1;
+                e.1 += n;
+            }
+        }
+        out
+    }
+
+    /// (groups, patrolled group-days) of `region`: the total for the root, else its child's.
+    pub fn of(&self, region: i64) -> (i64, i64) {
+        if region == self.root {
+            self.total
+        } else {
+            self.per_child.get(&region).copied().unwrap_or_default()
+        }
+    }
+}
+
+/// Daily patrols over the local days [from, to] of `root` and each child (the figures of
+/// `patrol` without the missed groups): every group of the subtree as it stands counts on every
+/// day. Two queries: the subtree's groups, and `patrolled_days`.
+pub fn group_days(
+    conn: &mut DbConn,
+    root: &RegionRow,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<GroupDays> {
+    let groups: Vec<(i64, String)> = regions::table
+        .filter(regions::path.ge(&root.path))
+        .filter(regions::path.lt(subtree_end(&root.path)))
+        .filter(regions::level.eq(RegionLevel::Group))
+        .select((regions::id, regions::path))
+        .load(conn)?;
+    let done = patrolled_days(conn, &root.path, from, to)?;
+    Ok(GroupDays::count(
+        root,
+        groups.iter().map(|(id, p)| (*id, p.as_str())),
+        &done,
+    ))
+}
+
 pub fn patrol(
     conn: &mut DbConn,
     root: &RegionRow,
@@ -159,29 +255,26 @@ pub fn patrol(
     }
     let tree = region_store::subtree(conn, &root.path)?;
     let by_id: HashMap<i64, &RegionRow> = tree.iter().map(|r| (r.id, r)).collect();
-    let mut patrolled: HashMap<i64, BTreeSet<String>> = HashMap::new();
-    for (group, day) in round_days(conn, root, PatrolKind::Patrol, from, to)? {
-        patrolled.entry(group).or_default().insert(day);
-    }
+    let patrolled = patrolled_days(conn, &root.path, from, to)?;
     let last = last_rounds(conn, &root.path, PatrolKind::Patrol, to)?;
 
+    let groups: Vec<&RegionRow> = tree
+        .iter()
+        .filter(|r| r.level == RegionLevel::Group)
+        .collect();
+    let counts = GroupDays::count(
+        root,
+        groups.iter().map(|g| (g.id, g.path.as_str())),
+        &patrolled,
+    );
     let mut children: Vec<&RegionRow> = tree
         .iter()
         .filter(|r| r.parent_id == Some(root.id))
         .collect();
     children.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut per_child: HashMap<i64, (i64, i64)> = HashMap::new();
-    let (mut groups, mut done) = (0i64, 0i64);
     let mut missed = Vec::new();
-    for g in tree.iter().filter(|r| r.level == RegionLevel::Group) {
-        let n = patrolled.get(&g.id).map_or(0, |d| d.len() as i64);
-        groups += 1;
-        done += n;
-        if let Some(child) = child_of(root, &g.path) {
-            let e = per_child.entry(child).or_default();
-            e.0 += 1;
-            e.1 += n;
-        }
+    for g in groups {
+        let n = patrolled.get(&g.id).copied().unwrap_or(0);
         if n < days {
             let last_day = last.get(&g.id).and_then(|d| parse_day(d));
             missed.push(MissedGroup {
@@ -200,26 +293,23 @@ pub fn patrol(
             .cmp(&key(a))
             .then_with(|| a.group.code.cmp(&b.group.code))
     });
-    let tally = |region: &RegionRow, groups: i64, done: i64| PatrolTally {
-        region: region.to_ref(),
-        groups,
-        group_days: groups * days,
-        patrolled_group_days: done,
-        rate: rate(done, groups * days),
+    let tally = |region: &RegionRow| {
+        let (groups, done) = counts.of(region.id);
+        PatrolTally {
+            region: region.to_ref(),
+            groups,
+            group_days: groups * days,
+            patrolled_group_days: done,
+            rate: rate(done, groups * days),
+        }
     };
     Ok(PatrolCompliance {
         region: root.to_ref(),
         from: from.to_string(),
         to: to.to_string(),
         days,
-        total: tally(root, groups, done),
-        children: children
-            .iter()
-            .map(|c| {
-                let (g, d) = per_child.get(&c.id).copied().unwrap_or_default();
-                tally(c, g, d)
-            })
-            .collect(),
+        total: tally(root),
+        children: children.iter().map(|c| tally(c)).collect(),
         missed,
     })
 }

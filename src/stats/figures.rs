@@ -130,6 +130,14 @@ pub struct Figures {
     pub roster_groups_complete: i64,
     /// roster_groups_complete / roster_groups_total, 4 places; null without groups.
     pub roster_compliance: Option<f64>,
+    /// Daily patrols (每天防火巡查): the region's groups (as the tree stands now) × the period's
+    /// days that are over (`period.days_ended`).
+    pub patrol_group_days: i64,
+    /// Of those, the group-days with at least one round of kind `patrol` recorded for the group
+    /// on that local day.
+    pub patrolled_group_days: i64,
+    /// patrolled_group_days / patrol_group_days, 4 places; null when there is no group-day.
+    pub patrol_completion: Option<f64>,
     /// Public reports received in the period.
     pub public_reports: i64,
     /// Of those: the ones whose 48 hours ended before the end, or that were answered before it.
@@ -261,9 +269,12 @@ impl Tally {
         self.public_answered_in_48h += o.public_answered_in_48h;
     }
 
-    pub fn figures(mut self, region: RegionRef, roster: (i64, i64)) -> Figures {
+    /// The figures, given the roster's (groups, complete groups) and the patrols' (group-days,
+    /// patrolled group-days), which are not counted from cases.
+    pub fn figures(mut self, region: RegionRef, roster: (i64, i64), patrol: (i64, i64)) -> Figures {
         self.days.sort_by(f64::total_cmp);
         let (groups_total, groups_complete) = roster;
+        let (group_days, patrolled) = patrol;
         Figures {
             region,
             found: self.found,
@@ -287,6 +298,9 @@ impl Tally {
             roster_groups_total: groups_total,
             roster_groups_complete: groups_complete,
             roster_compliance: ratio(groups_complete, groups_total),
+            patrol_group_days: group_days,
+            patrolled_group_days: patrolled,
+            patrol_completion: ratio(patrolled, group_days),
             public_reports: self.public_reports,
             public_due: self.public_due,
             public_answered_in_48h: self.public_answered_in_48h,

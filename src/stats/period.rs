@@ -41,6 +41,9 @@ pub struct PeriodOut {
     /// The instant "the end" refers to (UTC): the end of `to`, or the moment of asking if that
     /// comes first.
     pub end: chrono::DateTime<chrono::Utc>,
+    /// The local days of the period that are over by `end` (all of them for a past period; up
+    /// to yesterday for one running to today): the days patrol completion counts.
+    pub days_ended: i64,
 }
 
 impl Period {
@@ -51,7 +54,18 @@ impl Period {
             timezone: tz.to_string(),
             start: self.start.and_utc(),
             end: self.end.and_utc(),
+            days_ended: self
+                .days_ended(tz)
+                .map_or(0, |(f, l)| (l - f).num_days() + 1),
         }
+    }
+
+    /// The first and last local day of the period that are over by its end, if any: a day
+    /// still running is not judged (a group may patrol in the evening).
+    pub fn days_ended(&self, tz: Tz) -> Option<(NaiveDate, NaiveDate)> {
+        // `end` is local midnight after `to`, or a moment of a day not yet over.
+        let last = tz.from_utc_datetime(&self.end).date_naive().pred_opt()?;
+        (last >= self.from).then_some((self.from, last.min(self.to)))
     }
 
     /// The period `from..=to` (local days); 422 naming the field for a period that starts
@@ -211,6 +225,25 @@ mod tests {
         assert_eq!(p.end, now);
         assert!(Period::month(2026, 12, "month", tz, now).is_err());
         assert!(Period::year(2027, "year", tz, now).is_err());
+    }
+
+    #[test]
+    fn days_ended_stop_before_today() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let now = at("2026-11-29 12:00:00");
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let p = Period::days(d(1, 1), d(1, 31), tz, now).unwrap();
+        assert_eq!(p.days_ended(tz), Some((d(1, 1), d(1, 31))));
+        assert_eq!(p.out(tz).days_ended, 31);
+        // Running into today (2026-11-29 20:00 in Shanghai): up to yesterday.
+        let p = Period::month(2026, 11, "month", tz, now).unwrap();
+        assert_eq!(p.days_ended(tz), Some((d(11, 1), d(11, 28))));
+        let p = Period::days(d(11, 29), d(11, 29), tz, now).unwrap();
+        assert_eq!(p.days_ended(tz), None);
+        assert_eq!(p.out(tz).days_ended, 0);
+        // Just after local midnight, yesterday is over.
+        let p = Period::days(d(11, 28), d(11, 29), tz, at("2026-11-28 16:00:00")).unwrap();
+        assert_eq!(p.days_ended(tz), Some((d(11, 28), d(11, 28))));
     }
 
     #[test]

@@ -20,6 +20,7 @@ impl Component {
             Component::Rectification => "整改率",
             Component::Timeliness => "按期整改率",
             Component::MajorOpen => "重大隐患清零",
+            Component::Patrol => "巡查完成率",
             Component::Roster => "一长三员达标率",
             Component::PublicResponse => "举报48小时答复率",
         }
@@ -31,6 +32,7 @@ impl Component {
             Component::Rectification => f.rectification_rate.unwrap_or(1.0),
             Component::Timeliness => f.closed_on_time_share.unwrap_or(1.0),
             Component::MajorOpen => 1.0 / (1.0 + f.major_open_at_end as f64),
+            Component::Patrol => f.patrol_completion.unwrap_or(1.0),
             Component::Roster => f.roster_compliance.unwrap_or(1.0),
             Component::PublicResponse => f.public_first_response_share.unwrap_or(1.0),
         }
@@ -43,6 +45,7 @@ pub struct Weights {
     pub rectification: u32,
     pub timeliness: u32,
     pub major_open: u32,
+    pub patrol: u32,
     pub roster: u32,
     pub public_response: u32,
 }
@@ -50,10 +53,11 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Weights {
-            rectification: 35,
+            rectification: 30,
             timeliness: 20,
-            major_open: 20,
-            roster: 15,
+            major_open: 15,
+            patrol: 15,
+            roster: 10,
             public_response: 10,
         }
     }
@@ -65,6 +69,7 @@ impl Weights {
             Component::Rectification => self.rectification,
             Component::Timeliness => self.timeliness,
             Component::MajorOpen => self.major_open,
+            Component::Patrol => self.patrol,
             Component::Roster => self.roster,
             Component::PublicResponse => self.public_response,
         }
@@ -88,12 +93,14 @@ impl fmt::Display for Weights {
 impl FromStr for Weights {
     type Err = String;
 
-    /// `rectification=35,timeliness=20,major_open=20,roster=15,public_response=10`; a component left out weighs 0.
+    /// `rectification=30,timeliness=20,major_open=15,patrol=15,roster=10,public_response=10`; a
+    /// component left out weighs 0.
     fn from_str(s: &str) -> Result<Self, String> {
         let mut w = Weights {
             rectification: 0,
             timeliness: 0,
             major_open: 0,
+            patrol: 0,
             roster: 0,
             public_response: 0,
         };
@@ -109,11 +116,12 @@ impl FromStr for Weights {
                 "rectification" => &mut w.rectification,
                 "timeliness" => &mut w.timeliness,
                 "major_open" => &mut w.major_open,
+                "patrol" => &mut w.patrol,
                 "roster" => &mut w.roster,
                 "public_response" => &mut w.public_response,
                 other => {
                     return Err(format!(
-                    "unknown component `{other}` (rectification, timeliness, major_open, roster, public_response)"
+                    "unknown component `{other}` (rectification, timeliness, major_open, patrol, roster, public_response)"
                 ))
                 }
             };
@@ -164,7 +172,7 @@ pub struct Ranking {
     pub items: Vec<RankedRegion>,
 }
 
-pub const FORMULA: &str = "score = 100 × Σ(weight × value) / Σ weight; values: rectification = rectification_rate, timeliness = closed_on_time_share, major_open = 1 / (1 + major_open_at_end), roster = roster_compliance, public_response = public_first_response_share; a value with nothing to judge (null) counts 1";
+pub const FORMULA: &str = "score = 100 × Σ(weight × value) / Σ weight; values: rectification = rectification_rate, timeliness = closed_on_time_share, major_open = 1 / (1 + major_open_at_end), patrol = patrol_completion, roster = roster_compliance, public_response = public_first_response_share; a value with nothing to judge (null) counts 1";
 pub const TIE_BREAK: &str = "score (2 places) descending, then rectification value descending, then major_open_at_end ascending, then region code ascending";
 
 fn round(x: f64, places: i32) -> f64 {

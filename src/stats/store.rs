@@ -15,6 +15,7 @@ use crate::auth::scope::subtree_end;
 use crate::db::schema::{hazard_events, hazards, public_reports, regions};
 use crate::db::DbConn;
 use crate::error::AppResult;
+use crate::patrols::compliance::{self, GroupDays};
 use crate::regions::model::{RegionRef, RegionRow};
 use crate::regions::store as region_store;
 use crate::roster::store as roster_store;
@@ -209,6 +210,7 @@ pub fn summary(
     let kids = children(conn, root)?;
     let (total, mut per_child) = tallies(conn, root, &kids, p)?;
     let roster = roster_store::compliance(conn, root)?;
+    let patrol = patrol_group_days(conn, root, p, tz)?;
     let groups_of = |r: &RegionRef| -> (i64, i64) {
         if r.id == roster.total.region.id {
             return (roster.total.groups_total, roster.total.groups_complete);
@@ -224,14 +226,37 @@ pub fn summary(
         .map(|k| {
             let r = k.to_ref();
             let g = groups_of(&r);
-            per_child.remove(&k.id).unwrap_or_default().figures(r, g)
+            let d = patrol(k.id);
+            per_child.remove(&k.id).unwrap_or_default().figures(r, g, d)
         })
         .collect();
     let r = root.to_ref();
     let g = groups_of(&r);
     Ok(Summary {
         period: p.out(tz),
-        total: total.figures(r, g),
+        total: total.figures(r, g, patrol(root.id)),
         children,
+    })
+}
+
+/// (group-days, patrolled group-days) of `root` or one of its children over the period's
+/// days that are over, as `patrols::compliance` counts them.
+fn patrol_group_days(
+    conn: &mut DbConn,
+    root: &RegionRow,
+    p: &Period,
+    tz: chrono_tz::Tz,
+) -> AppResult<impl Fn(i64) -> (i64, i64)> {
+    let (counts, days) = match p.days_ended(tz) {
+        Some((from, last)) => (
+            compliance::group_days(conn, root, from, last)?,
+            (last - from).num_days() + 1,
+        ),
+        // Nothing is over yet: no group-day to judge.
+        None => (GroupDays::default(), 0),
+    };
+    Ok(move |region: i64| {
+        let (groups, done) = counts.of(region);
+        (groups * days, done)
     })
 }
