@@ -97,6 +97,9 @@ async fn bulletin_in_html_and_markdown(backend: Backend) {
         "李家山派出所",
         "加油站旁违规储存汽油",
         "@page { size: A4",
+        // The ranking table shows every component with its weight, patrols included.
+        "巡查完成率（权重15）",
+        "整改率（权重30）",
     ] {
         assert!(html.contains(part), "{part} missing");
     }
@@ -111,6 +114,7 @@ async fn bulletin_in_html_and_markdown(backend: Backend) {
     let md = String::from_utf8(r.raw.clone()).unwrap();
     assert!(md.starts_with("# 综治信息简报"));
     assert!(md.contains("| 名次 | 地区 | 综合得分 |") && md.contains("| 多巴镇 |"));
+    assert!(md.contains(" 巡查完成率（权重15） |"));
     assert!(
         md.contains("楼道堆放杂物<script>"),
         "Markdown keeps the text"

@@ -1,7 +1,8 @@
 //! Oversight through HTTP (issue 14): the supervision board, the summary agreeing with the case
 //! list, the ranking and its weights, bad periods (422 naming the field), and scope (404 for a
-//! region outside the caller's, on every endpoint taking a region id). The figures themselves
-//! are recomputed from the raw timeline in `bench/tests/stats_recompute.rs`.
+//! region outside the caller's, on every endpoint taking a region id), patrol completion against
+//! a count by hand. The figures themselves are recomputed from the raw timeline in
+//! `bench/tests/stats_recompute.rs`.
 
 mod common;
 
@@ -188,7 +189,7 @@ async fn ranking_shows_components_weights_and_breaks_ties(backend: Backend) {
     // Score = sum of the components' points; points = 100 · weight · value / Σ weight.
     for it in items {
         let comps = it["components"].as_array().unwrap();
-        assert_eq!(comps.len(), 5);
+        assert_eq!(comps.len(), 6);
         let pts: f64 = comps.iter().map(|c| c["points"].as_f64().unwrap()).sum();
         assert!((pts - it["score"].as_f64().unwrap()).abs() < 0.05, "{it}");
     }
@@ -262,7 +263,8 @@ async fn ranking_weights_are_configurable(backend: Backend) {
     assert_eq!(scores, [100.0, 100.0, 100.0]);
     // Equal scores and components: by code.
     assert_eq!(names, ["李家山镇", "多巴镇", "鲁沙尔镇"]);
-    assert_eq!(k["weights"][3], json!({"component": "roster", "weight": 1}));
+    assert_eq!(k["weights"][4], json!({"component": "roster", "weight": 1}));
+    assert_eq!(k["weights"][3], json!({"component": "patrol", "weight": 0}));
     assert_eq!(
         k["weights"][0],
         json!({"component": "rectification", "weight": 0})
@@ -453,7 +455,185 @@ async fn public_reports_answered_within_48_hours(backend: Backend) {
     assert_eq!(public["weight"], 10);
 }
 
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// A round from local noon to 13:00 of `day`.
+async fn patrol_on(app: &TestApp, token: &str, body: Value, day: chrono::NaiveDate) {
+    use chrono::TimeZone;
+    let start = TZ
+        .from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut body = body;
+    body["started_at"] = json!(start.to_rfc3339());
+    body["ended_at"] = json!((start + chrono::Duration::hours(1)).to_rfc3339());
+    app.post("/api/v1/patrols", Some(token), body)
+        .await
+        .assert_status(201);
+}
+
+/// (patrol_group_days, patrolled_group_days, patrol_completion) of a figures object.
+fn patrol_figures(f: &Value) -> (i64, i64, Value) {
+    (
+        f["patrol_group_days"].as_i64().unwrap(),
+        f["patrolled_group_days"].as_i64().unwrap(),
+        f["patrol_completion"].clone(),
+    )
+}
+
+/// Daily patrols counted by hand: 湟中区 with 李家山镇 (李家山村 一组 and 二组) and 多巴镇 (多巴村
+/// 一组); a second round on a day, a village check, and a round today (not over) change nothing.
+async fn patrol_completion_against_a_hand_count(backend: Backend) {
+    use chrono::TimeZone;
+    let app = spawn(backend).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let er_zu = w
+        .region(w.t.village, "二组", "630106101001002")
+        .build(&app)
+        .await;
+    let duoba = w
+        .region(w.t.county, "多巴镇", "630106102")
+        .build(&app)
+        .await;
+    let duoba_cun = w.region(duoba, "多巴村", "630106102001").build(&app).await;
+    w.region(duoba_cun, "一组", "630106102001001")
+        .build(&app)
+        .await;
+    let er_zu_leader = w.user(Role::GridLeader).at(er_zu).build(&app).await.token;
+
+    let today = chrono::Utc::now().with_timezone(&TZ).date_naive();
+    let d = |n: i64| today - chrono::Duration::days(n);
+    // 李家山村一组: the three days before today, twice on the day before; 二组: two days ago.
+    for n in [1, 2, 3, 1] {
+        patrol_on(&app, &s.inspector, json!({"group_id": s.group}), d(n)).await;
+    }
+    patrol_on(&app, &er_zu_leader, json!({"group_id": er_zu}), d(2)).await;
+    // A village check is no group's patrol.
+    patrol_on(
+        &app,
+        &s.cadre,
+        json!({"kind": "village_check", "region_id": w.t.village}),
+        d(3),
+    )
+    .await;
+    // A round today: the day is not over, so it is not judged.
+    let midnight = TZ
+        .from_local_datetime(&today.and_hms_opt(0, 0, 1).unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let now = chrono::Utc::now();
+    let start = midnight.max(now - chrono::Duration::hours(1));
+    app.post(
+        "/api/v1/patrols",
+        Some(&er_zu_leader),
+        json!({"group_id": er_zu, "started_at": start.to_rfc3339(), "ended_at": now.to_rfc3339()}),
+    )
+    .await
+    .assert_status(201);
+
+    let summary = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let url = format!(
+            "/api/v1/stats/summary?region_id={}&from={from}&to={to}",
+            w.t.county
+        );
+        let app = &app;
+        let token = s.county.clone();
+        async move { app.get(&url, Some(&token)).await.assert_status(200).clone() }
+    };
+    // Three days over (today is not): 3 groups × 3 days; 一组 3, 二组 1, 多巴镇 0.
+    let v = summary(d(3), today).await;
+    assert_eq!(v["period"]["days_ended"], 3);
+    assert_eq!(patrol_figures(&v["total"]), (9, 4, json!(0.4444)));
+    let kids = v["children"].as_array().unwrap();
+    assert_eq!(kids[0]["region"]["name"], "李家山镇");
+    assert_eq!(patrol_figures(&kids[0]), (6, 4, json!(0.6667)));
+    assert_eq!(kids[1]["region"]["name"], "多巴镇");
+    assert_eq!(patrol_figures(&kids[1]), (3, 0, json!(0.0)));
+    // The patrol-compliance endpoint counts the same days the same way.
+    let c = app
+        .get(
+            &format!(
+                "/api/v1/regions/{}/patrol-compliance?from={}&to={}",
+                w.t.county,
+                d(3),
+                d(1)
+            ),
+            Some(&s.county),
+        )
+        .await;
+    let c = c.assert_status(200);
+    assert_eq!(c["total"]["rate"], v["total"]["patrol_completion"]);
+    assert_eq!(c["children"][0]["rate"], kids[0]["patrol_completion"]);
+
+    // Two past days: 一组 2 (twice on one), 二组 1 of 李家山镇's 4.
+    let v = summary(d(2), d(1)).await;
+    assert_eq!(v["period"]["days_ended"], 2);
+    assert_eq!(patrol_figures(&v["children"][0]), (4, 3, json!(0.75)));
+    assert_eq!(patrol_figures(&v["total"]), (6, 3, json!(0.5)));
+    // A village's own figures: its two groups.
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/stats/summary?region_id={}&from={}&to={}",
+                w.t.village,
+                d(3),
+                d(1)
+            ),
+            Some(&s.cadre),
+        )
+        .await;
+    let r = r.assert_status(200);
+    assert_eq!(patrol_figures(&r["total"]), (6, 4, json!(0.6667)));
+    let groups: Vec<(i64, i64, Value)> = r["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(patrol_figures)
+        .collect();
+    assert_eq!(groups, [(3, 3, json!(1.0)), (3, 1, json!(0.3333))]);
+    // Today alone: nothing over, nothing to judge.
+    let v = summary(today, today).await;
+    assert_eq!(v["period"]["days_ended"], 0);
+    assert_eq!(patrol_figures(&v["total"]), (0, 0, Value::Null));
+
+    // The ranking's patrol component is the figure, weighted 15 by default.
+    let r = app
+        .get(
+            &format!("/api/v1/stats/ranking?region_id={}", w.t.county),
+            Some(&s.county),
+        )
+        .await;
+    let k = r.assert_status(200).clone();
+    assert!(k["formula"]
+        .as_str()
+        .unwrap()
+        .contains("patrol = patrol_completion"));
+    assert_eq!(
+        k["weights"][3],
+        json!({"component": "patrol", "weight": 15})
+    );
+    let days = k["period"]["days_ended"].as_i64().unwrap();
+    for it in k["items"].as_array().unwrap() {
+        let c = it["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == "patrol")
+            .unwrap();
+        let value = it["figures"]["patrol_completion"].as_f64().unwrap_or(1.0);
+        assert_eq!(c["value"].as_f64().unwrap(), value);
+        assert_eq!(c["weight"], 15);
+        assert!((c["points"].as_f64().unwrap() - 15.0 * value).abs() < 0.006);
+        if it["region"]["name"] == "多巴镇" && days > 0 {
+            assert_eq!(value, 0.0);
+            assert_eq!(it["figures"]["patrol_group_days"], json!(days));
+        }
+    }
+}
+
 db_tests!(
+    patrol_completion_against_a_hand_count,
     public_reports_answered_within_48_hours,
     board_and_summary_agree_with_the_case_list,
     ranking_shows_components_weights_and_breaks_ties,
