@@ -141,30 +141,34 @@ pub fn parse_day(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// The number of distinct local days within [from, to] on which each group of the subtree
-/// patrolled (rounds of kind `patrol`; two rounds on one day count once): one grouped query,
-/// whatever the number of groups and days. Groups without a patrol are absent.
+/// Every group of the subtree (by path) with the number of distinct local days within
+/// [from, to] on which it patrolled (rounds of kind `patrol`; two rounds on one day count once;
+/// 0 for a group without one): one grouped query, the subtree's groups through the index on
+/// (level, path), each group's rounds of the range through the index on (region_id, kind,
+/// local_date), so its cost follows the subtree and the range, not the patrols ever recorded.
 pub fn patrolled_days(
     conn: &mut DbConn,
     path: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> AppResult<HashMap<i64, i64>> {
-    if to < from {
-        return Ok(HashMap::new());
-    }
-    Ok(patrols::table
-        .filter(patrols::kind.eq(PatrolKind::Patrol))
-        .filter(patrols::region_path.ge(path))
-        .filter(patrols::region_path.lt(subtree_end(path)))
-        .filter(patrols::local_date.ge(from.to_string()))
-        .filter(patrols::local_date.le(to.to_string()))
-        .group_by(patrols::region_id)
+) -> AppResult<HashMap<String, i64>> {
+    Ok(regions::table
+        .left_join(
+            patrols::table.on(patrols::region_id
+                .eq(regions::id)
+                .and(patrols::kind.eq(PatrolKind::Patrol))
+                .and(patrols::local_date.ge(from.to_string()))
+                .and(patrols::local_date.le(to.to_string()))),
+        )
+        .filter(regions::level.eq(RegionLevel::Group))
+        .filter(regions::path.ge(path))
+        .filter(regions::path.lt(subtree_end(path)))
+        .group_by(regions::path)
         .select((
-            patrols::region_id,
-            count(patrols::local_date).aggregate_distinct(),
+            regions::path,
+            count(patrols::local_date.nullable()).aggregate_distinct(),
         ))
-        .load::<(i64, i64)>(conn)?
+        .load::<(String, i64)>(conn)?
         .into_iter()
         .collect())
 }
@@ -181,18 +185,13 @@ pub struct GroupDays {
 }
 
 impl GroupDays {
-    /// Counts `groups` (id, path) of `root`'s subtree against their patrolled days.
-    fn count<'a>(
-        root: &RegionRow,
-        groups: impl Iterator<Item = (i64, &'a str)>,
-        done: &HashMap<i64, i64>,
-    ) -> GroupDays {
+    /// Counts the groups of `root`'s subtree (path → patrolled days, `patrolled_days`).
+    fn count(root: &RegionRow, done: &HashMap<String, i64>) -> GroupDays {
         let mut out = GroupDays {
             root: root.id,
             ..GroupDays::default()
         };
-        for (id, path) in groups {
-            let n = done.get(&id).copied().unwrap_or(0);
+        for (path, &n) in done {
             out.total.0 += 1;
             out.total.1 += n;
             if let Some(child) = child_of(root, path) {
@@ -216,25 +215,15 @@ impl GroupDays {
 
 /// Daily patrols over the local days [from, to] of `root` and each child (the figures of
 /// `patrol` without the missed groups): every group of the subtree as it stands counts on every
-/// day. Two queries: the subtree's groups, and `patrolled_days`.
+/// day. One query (`patrolled_days`).
 pub fn group_days(
     conn: &mut DbConn,
     root: &RegionRow,
     from: NaiveDate,
     to: NaiveDate,
 ) -> AppResult<GroupDays> {
-    let groups: Vec<(i64, String)> = regions::table
-        .filter(regions::path.ge(&root.path))
-        .filter(regions::path.lt(subtree_end(&root.path)))
-        .filter(regions::level.eq(RegionLevel::Group))
-        .select((regions::id, regions::path))
-        .load(conn)?;
     let done = patrolled_days(conn, &root.path, from, to)?;
-    Ok(GroupDays::count(
-        root,
-        groups.iter().map(|(id, p)| (*id, p.as_str())),
-        &done,
-    ))
+    Ok(GroupDays::count(root, &done))
 }
 
 pub fn patrol(
@@ -262,11 +251,7 @@ pub fn patrol(
         .iter()
         .filter(|r| r.level == RegionLevel::Group)
         .collect();
-    let counts = GroupDays::count(
-        root,
-        groups.iter().map(|g| (g.id, g.path.as_str())),
-        &patrolled,
-    );
+    let counts = GroupDays::count(root, &patrolled);
     let mut children: Vec<&RegionRow> = tree
         .iter()
         .filter(|r| r.parent_id == Some(root.id))
@@ -274,7 +259,7 @@ pub fn patrol(
     children.sort_by(|a, b| a.code.cmp(&b.code));
     let mut missed = Vec::new();
     for g in groups {
-        let n = patrolled.get(&g.id).copied().unwrap_or(0);
+        let n = patrolled.get(&g.path).copied().unwrap_or(0);
         if n < days {
             let last_day = last.get(&g.id).and_then(|d| parse_day(d));
             missed.push(MissedGroup {
