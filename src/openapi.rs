@@ -16,7 +16,12 @@ use utoipa_actix_web::AppExt;
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(crate::http::ops::metrics_doc, crate::http::ops::openapi_doc),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::error::ErrorCode)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        crate::error::ErrorCode,
+        crate::open311::model::Open311Error
+    )),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -13,6 +13,46 @@ fn committed_openapi_matches_the_code() {
     );
 }
 
+/// Every `$ref` in a JSON value, with where it is.
+fn refs<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", serde_json::Value::String(r)) => out.push((at.clone(), r)),
+                    _ => refs(x, format!("{at}/{k}"), out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                refs(x, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A generated client resolves every reference: a schema named in a response or body but not
+/// registered among the components would break it (as an unregistered error type once did).
+#[test]
+fn every_reference_points_at_a_component() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&firegrid::openapi::to_json(&firegrid::openapi::document())).unwrap();
+    let mut found = Vec::new();
+    refs(&doc, String::new(), &mut found);
+    assert!(!found.is_empty());
+    for (at, r) in found {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{at}: a reference outside the components: {r}"));
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{at}: {r} is not among the components"
+        );
+    }
+}
+
 #[test]
 fn every_operation_is_documented_with_an_id_and_responses() {
     let api = firegrid::openapi::document();
