@@ -3,6 +3,9 @@
 //! a photo to their public report; and an ordinary tus client library (tuspy) does it all.
 
 mod common;
+// Not in `common`: the load tool's tests share that module and do not depend on exif.
+#[path = "common/photos.rs"]
+mod photos;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,53 +15,13 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use base64::Engine;
 use common::*;
-use exif::experimental::Writer;
-use exif::{Field, In, Rational, Tag, Value as ExifValue};
 use img_parts::{Bytes, ImageEXIF};
+use photos::exif_blob;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const JPEG: &[u8] = include_bytes!("fixtures/red-8x8.jpg");
 const MIB: usize = 1024 * 1024;
-
-/// EXIF as a phone writes it: taken 2026-11-27 16:30 local time at 36°30'N 101°36'E.
-fn exif_blob() -> Vec<u8> {
-    let r = |n: u32| Rational { num: n, denom: 1 };
-    let fields = [
-        Field {
-            tag: Tag::DateTimeOriginal,
-            ifd_num: In::PRIMARY,
-            value: ExifValue::Ascii(vec![b"2026:11:27 16:30:00".to_vec()]),
-        },
-        Field {
-            tag: Tag::GPSLatitudeRef,
-            ifd_num: In::PRIMARY,
-            value: ExifValue::Ascii(vec![b"N".to_vec()]),
-        },
-        Field {
-            tag: Tag::GPSLatitude,
-            ifd_num: In::PRIMARY,
-            value: ExifValue::Rational(vec![r(36), r(30), r(0)]),
-        },
-        Field {
-            tag: Tag::GPSLongitudeRef,
-            ifd_num: In::PRIMARY,
-            value: ExifValue::Ascii(vec![b"E".to_vec()]),
-        },
-        Field {
-            tag: Tag::GPSLongitude,
-            ifd_num: In::PRIMARY,
-            value: ExifValue::Rational(vec![r(101), r(36), r(0)]),
-        },
-    ];
-    let mut w = Writer::new();
-    for f in &fields {
-        w.push_field(f);
-    }
-    let mut out = std::io::Cursor::new(Vec::new());
-    w.write(&mut out, false).unwrap();
-    out.into_inner()
-}
 
 /// A JPEG of exactly `size` bytes with the phone's EXIF: the 8×8 fixture, padded with
 /// application segments of pseudo-random bytes (a camera's maker notes and previews take that
