@@ -176,6 +176,11 @@ struct PoolCollector {
     waiters: prometheus::IntGauge,
     connections: prometheus::IntGauge,
     idle: prometheus::IntGauge,
+    /// SQLite's group commit (`db::group_commit`): writes queued, and commits with the writes
+    /// they held (their ratio is the mean batch).
+    write_queue: prometheus::IntGauge,
+    commits: prometheus::IntCounter,
+    committed_writes: prometheus::IntCounter,
 }
 
 impl PoolCollector {
@@ -197,27 +202,65 @@ impl PoolCollector {
                 "firegrid_db_pool_idle_connections",
                 "Idle database connections in this server's pool",
             ),
+            write_queue: gauge(
+                "firegrid_sqlite_write_queue",
+                "Write transactions waiting for the SQLite writer",
+            ),
+            commits: counter(
+                "firegrid_sqlite_commits_total",
+                "Transactions committed by the SQLite writer",
+            ),
+            committed_writes: counter(
+                "firegrid_sqlite_committed_writes_total",
+                "Requests' writes held by those transactions",
+            ),
         }
     }
 
-    fn gauges(&self) -> [&prometheus::IntGauge; 3] {
-        [&self.waiters, &self.connections, &self.idle]
+    fn gauges(&self) -> [&prometheus::IntGauge; 4] {
+        [
+            &self.waiters,
+            &self.connections,
+            &self.idle,
+            &self.write_queue,
+        ]
     }
+
+    fn counters(&self) -> [&prometheus::IntCounter; 2] {
+        [&self.commits, &self.committed_writes]
+    }
+}
+
+fn counter(name: &str, help: &str) -> prometheus::IntCounter {
+    prometheus::IntCounter::new(name, help).expect("static counter options")
+}
+
+/// Brings a counter up to a running total kept elsewhere (an atomic of the writer thread).
+fn catch_up(counter: &prometheus::IntCounter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }
 
 impl prometheus::core::Collector for PoolCollector {
     fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        self.gauges().into_iter().flat_map(|g| g.desc()).collect()
+        let gauges = self.gauges().into_iter().flat_map(|g| g.desc());
+        gauges
+            .chain(self.counters().into_iter().flat_map(|c| c.desc()))
+            .collect()
     }
 
     fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        use std::sync::atomic::Ordering::Relaxed;
         let state = self.pool.state();
         self.waiters.set(self.pool.waiters() as i64);
         self.connections.set(i64::from(state.connections));
         self.idle.set(i64::from(state.idle_connections));
-        self.gauges()
-            .into_iter()
-            .flat_map(|g| g.collect())
+        let writer = self.pool.commit_stats();
+        self.write_queue.set(writer.queued.load(Relaxed) as i64);
+        catch_up(&self.commits, writer.commits.load(Relaxed));
+        catch_up(&self.committed_writes, writer.writes.load(Relaxed));
+        let gauges = self.gauges().into_iter().flat_map(|g| g.collect());
+        gauges
+            .chain(self.counters().into_iter().flat_map(|c| c.collect()))
             .collect()
     }
 }

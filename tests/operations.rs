@@ -108,6 +108,20 @@ async fn metrics_report_sweep_duration_and_pool_waiters(b: Backend) {
         Some(0.0),
         "{text}"
     );
+    // The SQLite writer's queue and batches (tests/group_commit.rs checks the batching).
+    if b == Backend::Sqlite {
+        firegrid::db::run_tx(&app.state.pool, |_| Ok(()))
+            .await
+            .unwrap();
+        let text = metrics(&app).await;
+        for (series, at_least) in [
+            ("firegrid_sqlite_write_queue", 0.0),
+            ("firegrid_sqlite_commits_total", 1.0),
+            ("firegrid_sqlite_committed_writes_total", 1.0),
+        ] {
+            assert!(sample(&text, series).unwrap() >= at_least, "{text}");
+        }
+    }
 
     // Every connection taken: the next database call waits, and /metrics shows it waiting.
     let held: Vec<_> = (0..app.state.settings.pool_size)

@@ -567,6 +567,25 @@ async fn the_protocol_is_tus_1_0_0(b: Backend) {
             .await;
         r.assert_problem(400, "validation_failed");
     }
+    // A metadata value is text like any other: a NUL in the file name is refused (422), not
+    // stored (PostgreSQL cannot store it at all).
+    let r = app
+        .send(tus(
+            TestRequest::post()
+                .uri("/api/v1/uploads")
+                .insert_header(("upload-length", "100"))
+                .insert_header((
+                    "upload-metadata",
+                    format!(
+                        "hazard_id {},filename {}",
+                        b64(&s.hazard.to_string()),
+                        b64("现场\0.jpg")
+                    ),
+                )),
+            Some(&s.inspector),
+        ))
+        .await;
+    r.assert_problem(422, "validation_failed");
     assert_eq!(count_rows(&app.db, "uploads"), 0);
 
     let bytes = photo(64 * 1024);

@@ -379,11 +379,21 @@ impl Caller {
 
     /// `run` with `f` in one write transaction (the principal is read before it begins, so the
     /// write lock is not held for it).
+    ///
+    /// On SQLite the principal is read on a pool connection and `f` then queued for the writer
+    /// thread (`db::group_commit`): the writer, which every write of the server waits for, spends
+    /// its time on writes only. The two calls share the request's deadline.
     pub async fn run_tx<T, F>(self, pool: &db::Pool, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
     {
+        if pool.groups_commits() {
+            let started = std::time::Instant::now();
+            let p = self.run(pool, |_, p| Ok(p)).await?;
+            let left = pool.deadline().saturating_sub(started.elapsed());
+            return db::run_tx_within(pool, left, move |conn| f(conn, p)).await;
+        }
         self.run(pool, move |conn, p| db::write_tx(conn, |conn| f(conn, p)))
             .await
     }

@@ -2,6 +2,7 @@
 //! PostgreSQL for production), an r2d2 pool, embedded migrations, and the helpers every store
 //! uses to run diesel off the async workers.
 
+pub mod group_commit;
 mod per_backend;
 pub mod schema;
 
@@ -241,9 +242,46 @@ pub struct Pool {
     /// Database calls of this server waiting for a connection right now (`/metrics`).
     waiting: Arc<AtomicUsize>,
     statements: Arc<AtomicU64>,
+    /// SQLite only: the queue of write transactions and its writer thread, started by the first
+    /// write (`group_commit`). `None` on PostgreSQL, whose writers run concurrently.
+    writer: Option<Arc<std::sync::Mutex<Option<Arc<group_commit::Writer>>>>>,
+    manager: Manager,
+    commits: Arc<group_commit::Stats>,
 }
 
 impl Pool {
+    /// How long a request may wait for the database in all (its calls share it).
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Whether write transactions go through the SQLite writer's queue (group commit).
+    pub fn groups_commits(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// The writer thread's counters (all zero on PostgreSQL or before the first write).
+    pub fn commit_stats(&self) -> &group_commit::Stats {
+        &self.commits
+    }
+
+    fn writer(&self) -> AppResult<Arc<group_commit::Writer>> {
+        let slot = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| AppError::internal("group commit is for SQLite only"))?;
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = slot.as_ref() {
+            return Ok(w.clone());
+        }
+        let w = Arc::new(group_commit::Writer::start(
+            self.manager.clone(),
+            self.commits.clone(),
+        )?);
+        *slot = Some(w.clone());
+        Ok(w)
+    }
+
     /// How many database calls are waiting for a free connection: a pool too small for the
     /// load shows here before it shows as 503s.
     pub fn waiters(&self) -> usize {
@@ -289,13 +327,16 @@ pub fn build_pool_with_deadline(
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
-        .build_unchecked(manager);
+        .build_unchecked(manager.clone());
     Pool {
         inner,
         deadline: timeout + db_timeout,
         storage: Arc::default(),
         waiting: Arc::default(),
         statements,
+        writer: (Backend::of_url(url) == Backend::Sqlite).then(Arc::default),
+        manager,
+        commits: Arc::default(),
     }
 }
 
@@ -337,7 +378,9 @@ fn write_tx_inner<T, F>(conn: &mut DbConn, f: F) -> AppResult<T>
 where
     F: FnOnce(&mut DbConn) -> AppResult<T>,
 {
-    if let DbConn::Pg(_) = conn {
+    // PostgreSQL, or a write already inside a transaction (the SQLite writer's savepoint):
+    // diesel's transaction, a savepoint when nested.
+    if matches!(conn, DbConn::Pg(_)) || !matches!(tx_status(conn).transaction_depth(), Ok(None)) {
         return conn.transaction(f);
     }
     if let DbConn::Sqlite(c) = conn {
@@ -376,12 +419,27 @@ where
 
 /// `run` inside `write_tx`: all of `f`'s changes land together or not at all. A transaction
 /// whose caller was already answered 503 rolls back instead of committing.
+///
+/// On SQLite the transaction is the writer thread's: `f` runs in a savepoint of a transaction
+/// that may hold other requests' writes too (`group_commit`), and returns once that committed.
 pub async fn run_tx<T, F>(pool: &Pool, f: F) -> AppResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
 {
-    within(pool, pool.deadline, tx_unless_abandoned(f)).await
+    run_tx_within(pool, pool.deadline, f).await
+}
+
+/// `run_tx` with its own deadline (what is left of the request's after an earlier call).
+pub async fn run_tx_within<T, F>(pool: &Pool, limit: Duration, f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+{
+    if pool.groups_commits() {
+        return group_commit::submit(pool, limit, f).await;
+    }
+    within(pool, limit, tx_unless_abandoned(f)).await
 }
 
 /// `run` for bulk work (the deadline sweep over a province) that legitimately takes longer

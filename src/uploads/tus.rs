@@ -77,6 +77,14 @@ pub fn metadata(h: &HeaderMap) -> AppResult<(String, Vec<(String, String)>)> {
         if parts.next().is_some() {
             return Err(bad("a key and one value per pair"));
         }
+        // Decoded values are text that is stored (the file name): refused like any other text
+        // holding a control character.
+        if crate::http::controls::first_forbidden(&value).is_some() {
+            return Err(AppError::field(
+                format!("Upload-Metadata.{key}"),
+                crate::http::controls::MESSAGE,
+            ));
+        }
         if pairs.iter().any(|(k, _)| k == key) {
             return Err(bad("each key once"));
         }
