@@ -198,10 +198,7 @@ fn work(manager: Manager, jobs: mpsc::Receiver<Box<dyn Write>>, stats: &Stats) {
                 }
             },
         };
-        if let Some(kept) = commit(c, batch) {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.writes.fetch_add(kept, Ordering::Relaxed);
-        }
+        commit(c, batch, stats);
         // A connection left inside a transaction or with a broken transaction manager (a failed
         // rollback) is not trusted with the next batch.
         if !matches!(super::tx_status(c).transaction_depth(), Ok(None)) {
@@ -210,13 +207,13 @@ fn work(manager: Manager, jobs: mpsc::Receiver<Box<dyn Write>>, stats: &Stats) {
     }
 }
 
-/// One batch in one transaction. Answers every write; returns how many were committed, or
-/// `None` when the transaction did not commit.
-fn commit(conn: &mut DbConn, batch: Vec<Box<dyn Write>>) -> Option<u64> {
+/// One batch in one transaction. Answers every write, after counting the commit in `stats` (so
+/// that a caller who has its answer also sees its commit counted).
+fn commit(conn: &mut DbConn, batch: Vec<Box<dyn Write>>, stats: &Stats) {
     if let Err(e) = AnsiTransactionManager::begin_transaction_sql(sqlite(conn), "BEGIN IMMEDIATE") {
         let e = AppError::from(e);
         batch.into_iter().for_each(|job| job.answer(Some(&e)));
-        return None;
+        return;
     }
     let mut done: Vec<(Box<dyn Write>, Option<AppError>)> = Vec::with_capacity(batch.len());
     let mut kept = 0;
@@ -241,22 +238,22 @@ fn commit(conn: &mut DbConn, batch: Vec<Box<dyn Write>>) -> Option<u64> {
                 done.push((job, None));
                 done.into_iter()
                     .for_each(|(job, _)| job.answer(Some(&cause)));
-                return None;
+                return;
             }
         }
     }
     let committed = AnsiTransactionManager::commit_transaction(sqlite(conn));
     match committed {
         Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.writes.fetch_add(kept, Ordering::Relaxed);
             done.into_iter()
                 .for_each(|(job, why)| job.answer(why.as_ref()));
-            Some(kept)
         }
         Err(e) => {
             let _ = AnsiTransactionManager::rollback_transaction(sqlite(conn));
             let e = AppError::from(e);
             done.into_iter().for_each(|(job, _)| job.answer(Some(&e)));
-            None
         }
     }
 }
