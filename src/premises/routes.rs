@@ -72,7 +72,7 @@ pub async fn create_premises(
     // A malformed key is reported after the role check, as before any other 422.
     let once = Idempotent::json(&http, "POST /premises", &req);
     let reply = caller
-        .run(&state.pool, move |conn, p| {
+        .run_tx(&state.pool, move |conn, p| {
             require(&p, Capability::ManagePremises)?;
             let mut checks = Checks::new();
             let v = PremisesInput {
@@ -88,12 +88,10 @@ pub async fn create_premises(
             .validate(&mut checks);
             checks.finish()?;
             let once = once?;
-            db::write_tx(conn, |conn| {
-                once.run(conn, p.user_id, |conn| {
-                    let group = writable_group(conn, &p, req.group_id)?;
-                    let row = store::insert(conn, &group, &v, db::now())?;
-                    Ok((StatusCode::CREATED, one(conn, &row)?))
-                })
+            once.run(conn, p.user_id, |conn| {
+                let group = writable_group(conn, &p, req.group_id)?;
+                let row = store::insert(conn, &group, &v, db::now())?;
+                Ok((StatusCode::CREATED, one(conn, &row)?))
             })
         })
         .await?;
@@ -199,18 +197,16 @@ pub async fn patch_premises(
     let id = id.into_inner();
     let patch = body.into_inner();
     let out = caller
-        .run(&state.pool, move |conn, p| {
+        .run_tx(&state.pool, move |conn, p| {
             require(&p, Capability::ManagePremises)?;
-            db::write_tx(conn, |conn| {
-                let row = premises_for(conn, &p, Capability::ManagePremises, id)?;
-                let group = match patch.group_id {
-                    Some(g) if g != row.group_id => writable_group(conn, &p, g)?,
-                    _ => region_store::get(conn, row.group_id)?,
-                };
-                let v = merge(&row, &patch)?;
-                let row = store::replace(conn, id, &group, &v, db::now())?;
-                one(conn, &row)
-            })
+            let row = premises_for(conn, &p, Capability::ManagePremises, id)?;
+            let group = match patch.group_id {
+                Some(g) if g != row.group_id => writable_group(conn, &p, g)?,
+                _ => region_store::get(conn, row.group_id)?,
+            };
+            let v = merge(&row, &patch)?;
+            let row = store::replace(conn, id, &group, &v, db::now())?;
+            one(conn, &row)
         })
         .await?;
     Ok(web::Json(out))
@@ -254,12 +250,10 @@ pub async fn delete_premises(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     caller
-        .run(&state.pool, move |conn, p| {
+        .run_tx(&state.pool, move |conn, p| {
             require(&p, Capability::ManagePremises)?;
-            db::write_tx(conn, |conn| {
-                premises_for(conn, &p, Capability::ManagePremises, id)?;
-                store::delete(conn, id)
-            })
+            premises_for(conn, &p, Capability::ManagePremises, id)?;
+            store::delete(conn, id)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
