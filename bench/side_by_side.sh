@@ -65,6 +65,35 @@ pg_db() { # pg_db NAME: a fresh database, its URL on stdout
   echo "${PG_URL%/*}/$1"
 }
 
+# get one case while 8 clients log in as fast as they can (issue 16: get p99 < 50 ms while
+# logins saturate): two wrk processes at once, the shared scripts, one JSON line in OUT.
+get_under_logins() { # LABEL BASE_URL USER PASSWORD
+  local label=$1 base=$2 token id
+  LOGIN_BODY=$(python3 -c 'import json,sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' "$3" "$4")
+  export LOGIN_BODY
+  token=$(curl -sf -X POST -H 'Content-Type: application/json' --data "$LOGIN_BODY" \
+    "$base/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  id=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/hazards?limit=1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+  sleep 2
+  BENCH_DIR="$SHARED" WRK_RESULT="$WORK/storm-login.json" wrk -t1 -c8 -d17s --timeout 10s \
+    -s "$SHARED/login.lua" "$base/api/v1/auth/login" > /dev/null 2>&1 &
+  local storm=$!
+  sleep 1
+  BENCH_DIR="$SHARED" TOKEN="$token" WRK_RESULT="$WORK/storm-get.json" wrk -t1 -c32 -d15s \
+    --latency --timeout 10s -s "$SHARED/bearer.lua" "$base/api/v1/hazards/$id" > /dev/null 2>&1
+  wait "$storm"
+  python3 - "$label" "$WORK/storm-get.json" "$WORK/storm-login.json" >> "$OUT" << 'EOF'
+import json, sys
+label, g, l = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+print(json.dumps({"label": label, "scenario": "get_under_logins",
+                  "rps": round(g["requests"] / (g["duration_us"] / 1e6), 1),
+                  "p99_ms": round(g["p99_us"] / 1000, 1), "non_2xx": g["status_errors"],
+                  "login_rps": round(l["requests"] / (l["duration_us"] / 1e6), 1),
+                  "watch_cpu_cores": {}}))
+EOF
+}
+
 run_peer() {
   local backend=$1 url port
   case "$backend" in
@@ -80,6 +109,7 @@ run_peer() {
   wait_for "http://127.0.0.1:$port/api/v1/hazards"
   BASE_URL="http://127.0.0.1:$port" LABEL="peer-$backend" WATCH="server=$SERVER_PID" \
     bash "$SHARED/side_by_side.sh"
+  get_under_logins "peer-$backend" "http://127.0.0.1:$port" inspector 'Qinghai-grid-2026!'
   stop_server
 }
 
@@ -102,6 +132,7 @@ run_firegrid() {
   wait_for "http://127.0.0.1:$port/readyz"
   BASE_URL="http://127.0.0.1:$port" LABEL="firegrid-$backend" WATCH="server=$SERVER_PID" \
     BENCH_USER=c0-g0-inspector BENCH_PASSWORD=firegrid-bench-2026 bash "$SHARED/side_by_side.sh"
+  get_under_logins "firegrid-$backend" "http://127.0.0.1:$port" c0-g0-inspector firegrid-bench-2026
   stop_server
 }
 
@@ -110,6 +141,15 @@ for b in $BACKENDS; do
   run_peer "$b"
   run_firegrid "$b"
 done
+
+# The machine's argon2 ceiling at firegrid's parameters, in the same run, nothing else running.
+echo "== argon2 ceiling (password verifications/s, one thread per core)"
+sleep 2
+target/release/firegrid-bench hash-ceiling --seconds 10 | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+print(json.dumps({"label": "machine", "scenario": "argon2_ceiling", "rps": c["verifications_per_s"],
+                  "p99_ms": 0, "non_2xx": 0, "watch_cpu_cores": {}}))' >> "$OUT"
 
 python3 - "$OUT" << 'EOF'
 import json, sys
@@ -128,5 +168,17 @@ for backend in ("sqlite", "postgres"):
         p, f = last.get((f"peer-{backend}", s)), last.get((f"firegrid-{backend}", s))
         if p and f:
             print(f"| {backend} | {s} | {cell(p)} | {cell(f)} | {f['rps'] / p['rps']:.2f}× |")
+for backend in ("sqlite", "postgres"):
+    p, f = last.get((f"peer-{backend}", "get_under_logins")), last.get((f"firegrid-{backend}", "get_under_logins"))
+    if p and f:
+        print(f"| {backend} | get one while 8 clients log in | {cell(p)}, logins {p['login_rps']:.0f}/s "
+              f"| {cell(f)}, logins {f['login_rps']:.0f}/s | {f['rps'] / p['rps']:.2f}× |")
+ceiling = last.get(("machine", "argon2_ceiling"))
+if ceiling:
+    print(f"\nargon2 ceiling at firegrid's parameters: {ceiling['rps']:.1f} verifications/s")
+    for backend in ("sqlite", "postgres"):
+        f = last.get((f"firegrid-{backend}", "login"))
+        if f:
+            print(f"firegrid {backend} login: {f['rps']:.1f}/s = {100 * f['rps'] / ceiling['rps']:.0f} % of it")
 print(f"\n(results: {sys.argv[1]})")
 EOF

@@ -139,3 +139,36 @@ pub fn measure_all(url: &str, clients: usize, secs: f64) -> Result<Ceiling, Stri
         range_qps_n,
     })
 }
+
+/// Password verifications per second at the server's argon2 parameters, on `threads` threads
+/// for `secs` seconds: the most logins per second this machine could answer, to set the login
+/// scenario's rate against (issue 16 asks for ≥ 90 % of it).
+pub fn argon2(threads: usize, secs: f64) -> Result<f64, String> {
+    const PASSWORD: &str = "firegrid-bench-2026";
+    let phc = firegrid::auth::password::hash(PASSWORD).map_err(|e| e.to_string())?;
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads.max(1))
+        .map(|_| {
+            let (phc, done, stop) = (phc.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = firegrid::auth::password::verify(PASSWORD, &phc);
+                    assert!(matches!(
+                        ok,
+                        firegrid::auth::password::Verified::Correct { .. }
+                    ));
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join()
+            .map_err(|_| "a hashing thread panicked".to_string())?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}

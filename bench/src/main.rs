@@ -74,6 +74,14 @@ enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// The machine's argon2 ceiling at the server's parameters: password verifications per
+    /// second (what one login costs) on --threads threads (default: one per core), no server.
+    HashCeiling {
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     /// Time one deadline sweep over --overdue cases whose deadline is made to have passed
     /// (rewrites cases of a generated database: use a disposable copy).
     Sweep {
@@ -172,6 +180,16 @@ fn bench(config: &Config, cmd: BenchCommand) -> Result<(), CommandError> {
             if let Some(path) = json {
                 run::write_json(&report, &path)?;
             }
+            Ok(())
+        }
+        BenchCommand::HashCeiling { threads, seconds } => {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let per_s = ceiling::argon2(threads, seconds)?;
+            println!(
+                "{}",
+                serde_json::json!({"threads": threads, "seconds": seconds, "verifications_per_s": per_s})
+            );
             Ok(())
         }
         BenchCommand::Ceiling {
