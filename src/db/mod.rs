@@ -534,3 +534,29 @@ pub fn now() -> chrono::NaiveDateTime {
     use chrono::{SubsecRound, Utc};
     Utc::now().naive_utc().trunc_subsecs(6)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::Text;
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+
+    /// `.cargo/config.toml` builds SQLite without STAT4: with it, an ANALYZEd file makes SQLite
+    /// re-prepare the hot statements on every execution.
+    #[test]
+    fn the_bundled_sqlite_has_no_stat4() {
+        let mut conn = super::Manager::new(":memory:", std::time::Duration::from_secs(1))
+            .open()
+            .unwrap();
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+            .load(&mut conn)
+            .unwrap();
+        assert!(options.iter().any(|o| o.compile_options == "THREADSAFE=1"));
+        assert!(!options.iter().any(|o| o.compile_options.contains("STAT4")));
+    }
+}
