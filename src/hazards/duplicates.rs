@@ -50,11 +50,12 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 /// The open cases `p` can see that may duplicate `case`, nearest first.
 pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<PossibleDuplicate>> {
-    let open = [
-        Status::PendingVerification,
-        Status::Open,
-        Status::AwaitingReview,
-    ];
+    // The three open statuses spelt out rather than `eq_any`: diesel never keeps a statement
+    // with an `IN (…)` list prepared on SQLite, and this one runs on every read of an open case.
+    let open = hazards::status
+        .eq(Status::PendingVerification)
+        .or(hazards::status.eq(Status::Open))
+        .or(hazards::status.eq(Status::AwaitingReview));
     let since = case.created_at - Duration::days(WINDOW_DAYS);
     let mut found: Vec<PossibleDuplicate> = Vec::new();
     if let Some(premises) = case.premises_id {
@@ -62,7 +63,7 @@ pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<P
             .filter(hazards::group_id.eq(case.group_id))
             .filter(hazards::premises_id.eq(premises))
             .filter(hazards::id.ne(case.id))
-            .filter(hazards::status.eq_any(open))
+            .filter(open)
             .filter(hazards::created_at.ge(since))
             .filter(hazards::created_at.le(case.created_at))
             .select((hazards::id, hazards::case_no, hazards::region_path))
@@ -89,7 +90,7 @@ pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<P
             .filter(hazards::created_at.ge(since))
             .filter(hazards::created_at.le(case.created_at))
             .filter(hazards::id.ne(case.id))
-            .filter(hazards::status.eq_any(open))
+            .filter(open)
             .filter(hazards::lat.between(lat - dlat, lat + dlat))
             .filter(hazards::lng.between(lng - dlng, lng + dlng))
             .select((

@@ -1006,7 +1006,10 @@ pub fn to_api(
     p: Option<&Principal>,
     now: NaiveDateTime,
 ) -> AppResult<Vec<Hazard>> {
-    let group_ids: Vec<i64> = rows.iter().map(|r| r.group_id).collect();
+    // A page of one group's cases names it once: one `= ?` read that stays prepared.
+    let mut group_ids: Vec<i64> = rows.iter().map(|r| r.group_id).collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
     let groups: HashMap<i64, RegionRef> = region_store::get_many(conn, &group_ids)?
         .into_iter()
         .map(|r| (r.id, r.to_ref()))

@@ -111,21 +111,34 @@ pub type Companions = (Option<ReportRow>, Option<i64>);
 /// `(None, None)`.
 pub fn for_cases(conn: &mut DbConn, ids: &[i64]) -> AppResult<HashMap<i64, Companions>> {
     use crate::db::schema::{hazards, patrol_hazards};
+    // One statement for both optional companions of a case (its public report, the round that
+    // found it): the single-case read is the hottest path (tests/caller_cache.rs).
+    // `all_columns` because ReportRow is Queryable by position, in the table's order.
+    macro_rules! companions {
+        ($filter:expr) => {
+            hazards::table
+                .left_join(public_reports::table)
+                .left_join(patrol_hazards::table)
+                .filter($filter)
+                .select((
+                    hazards::id,
+                    public_reports::all_columns.nullable(),
+                    patrol_hazards::patrol_id.nullable(),
+                ))
+                .load::<(i64, Option<ReportRow>, Option<i64>)>(conn)?
+        };
+    }
     let mut out = HashMap::new();
+    if let [id] = ids {
+        // `= ?` for one case: diesel keeps that statement prepared, while SQLite gets an
+        // `IN (…)` list parsed and planned afresh on every request (a three-table join: the
+        // largest part of a single-case read's CPU before this).
+        let rows = companions!(hazards::id.eq(*id));
+        out.extend(rows.into_iter().map(|(id, r, p)| (id, (r, p))));
+        return Ok(out);
+    }
     for chunk in ids.chunks(1000) {
-        // One statement for both optional companions of a case (its public report, the round
-        // that found it): the single-case read is the hottest path (tests/caller_cache.rs).
-        // `all_columns` because ReportRow is Queryable by position, in the table's order.
-        let rows: Vec<(i64, Option<ReportRow>, Option<i64>)> = hazards::table
-            .left_join(public_reports::table)
-            .left_join(patrol_hazards::table)
-            .filter(hazards::id.eq_any(chunk))
-            .select((
-                hazards::id,
-                public_reports::all_columns.nullable(),
-                patrol_hazards::patrol_id.nullable(),
-            ))
-            .load(conn)?;
+        let rows = companions!(hazards::id.eq_any(chunk));
         out.extend(rows.into_iter().map(|(id, r, p)| (id, (r, p))));
     }
     Ok(out)
