@@ -431,11 +431,12 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
     )
     .await;
     ding.assert_status(201);
-    // The police station's, over its jurisdiction (李家山镇).
+    // The police station's WeCom (企业微信) group robot, over its jurisdiction (李家山镇).
     create(
         &app,
         &s.admin,
-        json!({"url": receiver.url("/station"), "organization_id": s.station.id}),
+        json!({"url": receiver.url("/station"), "organization_id": s.station.id,
+               "format": "wecom"}),
     )
     .await
     .assert_status(201);
@@ -537,6 +538,14 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
         let ts: i64 = query["timestamp"].parse().unwrap();
         let expected = payload::dingtalk_url("x", "SECdingtalk-test-secret", ts);
         assert_eq!(expected.rsplit("sign=").next().unwrap(), query["sign"]);
+    }
+
+    // WeCom deliveries: markdown content naming the case, within the robot's 4096 bytes.
+    for h in ok.iter().filter(|h| h.target == "/station") {
+        let v = h.json();
+        assert_eq!(v["msgtype"], "markdown");
+        let content = v["markdown"]["content"].as_str().unwrap();
+        assert!(content.contains("630106-") && content.len() <= 4096, "{content}");
     }
 
     // The administrator sees each delivery, taken on the third attempt.
