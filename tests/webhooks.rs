@@ -545,7 +545,10 @@ async fn every_event_arrives_once_across_two_servers(b: Backend) {
         let v = h.json();
         assert_eq!(v["msgtype"], "markdown");
         let content = v["markdown"]["content"].as_str().unwrap();
-        assert!(content.contains("630106-") && content.len() <= 4096, "{content}");
+        assert!(
+            content.contains("630106-") && content.len() <= 4096,
+            "{content}"
+        );
     }
 
     // The administrator sees each delivery, taken on the third attempt.
