@@ -887,6 +887,24 @@ async fn duplicates_are_suggested_and_followed(b: Backend) {
     assert_eq!(dups.len(), 1, "{dups:?}");
     assert_eq!(id_of(&dups[0]), id_of(&first));
     assert!(dups[0]["distance_m"].is_null());
+    // The report's reply (whose duplicates, group and police station are read before its write
+    // is queued) says what a read of the new case says.
+    let read = app
+        .get(
+            &format!("/api/v1/hazards/{}", id_of(&second)),
+            Some(&s.inspector),
+        )
+        .await;
+    let read = read.assert_status(200);
+    for field in [
+        "possible_duplicates",
+        "allowed_actions",
+        "group",
+        "case_no",
+        "status",
+    ] {
+        assert_eq!(second[field], read[field], "{field}");
+    }
     // The outsider's view: the case is not theirs at all.
     app.get(
         &format!("/api/v1/hazards/{}", id_of(&second)),

@@ -388,14 +388,36 @@ impl Caller {
         T: Send + 'static,
         F: FnOnce(&mut DbConn, Principal) -> AppResult<T> + Send + 'static,
     {
+        self.run_tx_after_read(pool, |_, _| Ok(()), move |conn, p, ()| f(conn, p))
+            .await
+    }
+
+    /// `run_tx` whose write needs something read first that the write's own transaction need
+    /// not hold (what a reply shows besides the changed rows): `read` runs with the principal,
+    /// before the transaction; on SQLite on a pool connection, not on the writer thread.
+    pub async fn run_tx_after_read<R, T, G, F>(self, pool: &db::Pool, read: G, f: F) -> AppResult<T>
+    where
+        R: Send + 'static,
+        T: Send + 'static,
+        G: FnOnce(&mut DbConn, &Principal) -> AppResult<R> + Send + 'static,
+        F: FnOnce(&mut DbConn, Principal, R) -> AppResult<T> + Send + 'static,
+    {
         if pool.groups_commits() {
             let started = std::time::Instant::now();
-            let p = self.run(pool, |_, p| Ok(p)).await?;
+            let (p, r) = self
+                .run(pool, move |conn, p| {
+                    let r = read(conn, &p)?;
+                    Ok((p, r))
+                })
+                .await?;
             let left = pool.deadline().saturating_sub(started.elapsed());
-            return db::run_tx_within(pool, left, move |conn| f(conn, p)).await;
+            return db::run_tx_within(pool, left, move |conn| f(conn, p, r)).await;
         }
-        self.run(pool, move |conn, p| db::write_tx(conn, |conn| f(conn, p)))
-            .await
+        self.run(pool, move |conn, p| {
+            let r = read(conn, &p)?;
+            db::write_tx(conn, |conn| f(conn, p, r))
+        })
+        .await
     }
 
     /// `run_tx` for bulk work (an import of a county) that may take many database deadlines.

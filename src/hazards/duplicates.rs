@@ -8,7 +8,7 @@
 //! through the `(county_id, category, lat)` index (a latitude band of ±100 m), and are measured
 //! here.
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use crate::auth::principal::Principal;
 use crate::db::schema::hazards;
 use crate::db::DbConn;
 use crate::error::AppResult;
-use crate::hazards::model::Status;
+use crate::hazards::model::{Category, Status};
 use crate::hazards::store::HazardRow;
 
 /// How near two reports of the same category must be (metres).
@@ -48,8 +48,41 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * r * h.sqrt().asin()
 }
 
+/// What the search needs of a case: a stored one, or a new report before it is stored (whose
+/// reply is prepared before its write is queued: `hazards::store::reply_facts`).
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// `None` for a report not stored yet.
+    pub id: Option<i64>,
+    pub county_id: i64,
+    pub group_id: i64,
+    pub premises_id: Option<i64>,
+    pub category: Category,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<&HazardRow> for Probe {
+    fn from(r: &HazardRow) -> Probe {
+        Probe {
+            id: Some(r.id),
+            county_id: r.county_id,
+            group_id: r.group_id,
+            premises_id: r.premises_id,
+            category: r.category,
+            lat: r.lat,
+            lng: r.lng,
+            created_at: r.created_at,
+        }
+    }
+}
+
 /// The open cases `p` can see that may duplicate `case`, nearest first.
-pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<PossibleDuplicate>> {
+pub fn of(conn: &mut DbConn, p: &Principal, case: &Probe) -> AppResult<Vec<PossibleDuplicate>> {
+    // Ids start at 1: a report not stored yet excludes nothing (and the statement keeps one
+    // shape, so it stays prepared).
+    let own_id = case.id.unwrap_or(0);
     // The three open statuses spelt out rather than `eq_any`: diesel never keeps a statement
     // with an `IN (…)` list prepared on SQLite, and this one runs on every read of an open case.
     let open = hazards::status
@@ -62,7 +95,7 @@ pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<P
         let rows: Vec<(i64, String, String)> = hazards::table
             .filter(hazards::group_id.eq(case.group_id))
             .filter(hazards::premises_id.eq(premises))
-            .filter(hazards::id.ne(case.id))
+            .filter(hazards::id.ne(own_id))
             .filter(open)
             .filter(hazards::created_at.ge(since))
             .filter(hazards::created_at.le(case.created_at))
@@ -89,7 +122,7 @@ pub fn of(conn: &mut DbConn, p: &Principal, case: &HazardRow) -> AppResult<Vec<P
             .filter(hazards::category.eq(case.category))
             .filter(hazards::created_at.ge(since))
             .filter(hazards::created_at.le(case.created_at))
-            .filter(hazards::id.ne(case.id))
+            .filter(hazards::id.ne(own_id))
             .filter(open)
             .filter(hazards::lat.between(lat - dlat, lat + dlat))
             .filter(hazards::lng.between(lng - dlng, lng + dlng))

@@ -68,13 +68,23 @@ pub async fn report_hazard(
     let new = body.into_inner();
     validate_new(&new)?;
     let once = Idempotent::json(&req, "POST /hazards", &new)?;
+    let probe = new.clone();
     let reply = caller
-        .run_tx(&state.pool, move |conn, p| {
-            once.run(conn, p.user_id, |conn| {
-                let row = store::create(conn, &p, &new, db::now())?;
-                Ok((StatusCode::CREATED, one(conn, &p, row)?))
-            })
-        })
+        .run_tx_after_read(
+            &state.pool,
+            // What the reply shows besides the new row, read before the write (store::ReplyFacts).
+            move |conn, p| store::reply_facts(conn, p, &probe, db::now()),
+            move |conn, p, facts| {
+                once.run(conn, p.user_id, |conn| {
+                    let row = store::create(conn, &p, &new, db::now())?;
+                    let reply = match facts {
+                        Some(facts) => store::new_case_to_api(&p, &row, facts, db::now())?,
+                        None => one(conn, &p, row)?,
+                    };
+                    Ok((StatusCode::CREATED, reply))
+                })
+            },
+        )
         .await?;
     Ok(reply.respond())
 }

@@ -1019,63 +1019,165 @@ pub fn to_api(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let (report, patrol_id) = companions.remove(&r.id).unwrap_or_default();
-        let allowed_actions = match p {
+        let group = groups
+            .get(&r.group_id)
+            .cloned()
+            .ok_or_else(|| AppError::internal("group missing"))?;
+        let (allowed_actions, possible_duplicates) = match p {
             Some(p) => {
-                let place = r.place()?;
-                let state = r.state(
-                    has_police_station(conn, place.township_id)?,
-                    report.is_some(),
-                )?;
-                Some(workflow::allowed_actions(&state, &actor_for(p, r)))
+                let police = has_police_station(conn, r.place()?.township_id)?;
+                let duplicates = match r.status {
+                    Status::PendingVerification | Status::Open => {
+                        Some(crate::hazards::duplicates::of(conn, p, &r.into())?)
+                    }
+                    _ => None,
+                };
+                (
+                    Some(allowed_for(p, r, police, report.is_some())?),
+                    duplicates,
+                )
             }
-            None => None,
+            None => (None, None),
         };
         let public_report = report.map(|rep| rep.staff_view(r, p, now));
-        let possible_duplicates = match p {
-            Some(p) if matches!(r.status, Status::PendingVerification | Status::Open) => {
-                Some(crate::hazards::duplicates::of(conn, p, r)?)
-            }
-            _ => None,
-        };
-        let status = r.status;
-        out.push(Hazard {
-            id: r.id,
-            case_no: r.case_no.clone(),
-            group: groups
-                .get(&r.group_id)
-                .cloned()
-                .ok_or_else(|| AppError::internal("group missing"))?,
-            premises_id: r.premises_id,
-            category: r.category,
-            severity: r.severity,
-            title: r.title.clone(),
-            description: r.description.clone(),
-            address: r.address.clone(),
-            lat: r.lat,
-            lng: r.lng,
-            source: r.source,
-            reporter_id: r.reporter_user_id,
-            status,
-            level: r.level,
-            deadline: r.deadline.map(|d| d.and_utc()),
-            overdue: status == Status::Open && r.deadline.is_some_and(|d| d < now),
-            difficulty: r.difficulty,
-            supervision_listed: r.supervision_listed,
-            supervision_overdue: r.supervision_overdue,
-            outcome: r.outcome,
-            duplicate_of: r.duplicate_of,
-            found_at: r.found_at.map(|t| t.and_utc()),
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-            closed_at: r.closed_at.map(|t| t.and_utc()),
-            version: r.version,
+        out.push(view(
+            r,
+            group,
+            now,
             patrol_id,
             allowed_actions,
             public_report,
             possible_duplicates,
-        });
+        ));
     }
     Ok(out)
+}
+
+/// What the reply to a new staff report reads besides the new row: its group, whether its
+/// township has a police station, and the possible duplicates. None of it needs the row, so the
+/// handler reads it before the write (`Caller::run_tx_after_read`): on SQLite off the writer
+/// thread every write waits for, on PostgreSQL before the county's case counter is locked. Cases
+/// committed in between are not among the duplicates, which are a hint to staff, not a rule.
+pub struct ReplyFacts {
+    group: RegionRef,
+    police_station: bool,
+    duplicates: Vec<crate::hazards::duplicates::PossibleDuplicate>,
+}
+
+/// `ReplyFacts` for `new`, or `None` when the report will be refused anyway (no such group, not
+/// a group, outside the caller's scope): the write then answers with the reason.
+pub fn reply_facts(
+    conn: &mut DbConn,
+    p: &Principal,
+    new: &NewHazard,
+    now: NaiveDateTime,
+) -> AppResult<Option<ReplyFacts>> {
+    let group = match region_store::get(conn, new.group_id) {
+        Ok(g) => g,
+        Err(e) if e.code == ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if group.level != RegionLevel::Group || !p.scope.contains(&group.path) {
+        return Ok(None);
+    }
+    let Some(place) = Place::from_group_path(&group.path) else {
+        return Ok(None);
+    };
+    let probe = crate::hazards::duplicates::Probe {
+        id: None,
+        county_id: place.county_id,
+        group_id: group.id,
+        premises_id: new.premises_id,
+        category: new.category,
+        lat: new.lat,
+        lng: new.lng,
+        created_at: now,
+    };
+    Ok(Some(ReplyFacts {
+        police_station: has_police_station(conn, place.township_id)?,
+        duplicates: crate::hazards::duplicates::of(conn, p, &probe)?,
+        group: group.to_ref(),
+    }))
+}
+
+/// The reply to a new staff report from its row and the facts read before it was written (a new
+/// report has no public report and no round: the patrol path goes through `to_api`).
+pub fn new_case_to_api(
+    p: &Principal,
+    r: &HazardRow,
+    facts: ReplyFacts,
+    now: NaiveDateTime,
+) -> AppResult<Hazard> {
+    if facts.group.id != r.group_id {
+        return Err(AppError::internal("reply facts of another group"));
+    }
+    let allowed = allowed_for(p, r, facts.police_station, false)?;
+    Ok(view(
+        r,
+        facts.group,
+        now,
+        None,
+        Some(allowed),
+        None,
+        Some(facts.duplicates),
+    ))
+}
+
+/// What the caller may do with the case now.
+fn allowed_for(
+    p: &Principal,
+    r: &HazardRow,
+    police_station: bool,
+    public_report: bool,
+) -> AppResult<Vec<ActionKind>> {
+    let state = r.state(police_station, public_report)?;
+    Ok(workflow::allowed_actions(&state, &actor_for(p, r)))
+}
+
+/// The API view of one case, its companions already read.
+fn view(
+    r: &HazardRow,
+    group: RegionRef,
+    now: NaiveDateTime,
+    patrol_id: Option<i64>,
+    allowed_actions: Option<Vec<ActionKind>>,
+    public_report: Option<crate::public::model::PublicReportInfo>,
+    possible_duplicates: Option<Vec<crate::hazards::duplicates::PossibleDuplicate>>,
+) -> Hazard {
+    let status = r.status;
+    Hazard {
+        id: r.id,
+        case_no: r.case_no.clone(),
+        group,
+        premises_id: r.premises_id,
+        category: r.category,
+        severity: r.severity,
+        title: r.title.clone(),
+        description: r.description.clone(),
+        address: r.address.clone(),
+        lat: r.lat,
+        lng: r.lng,
+        source: r.source,
+        reporter_id: r.reporter_user_id,
+        status,
+        level: r.level,
+        deadline: r.deadline.map(|d| d.and_utc()),
+        overdue: status == Status::Open && r.deadline.is_some_and(|d| d < now),
+        difficulty: r.difficulty,
+        supervision_listed: r.supervision_listed,
+        supervision_overdue: r.supervision_overdue,
+        outcome: r.outcome,
+        duplicate_of: r.duplicate_of,
+        found_at: r.found_at.map(|t| t.and_utc()),
+        created_at: r.created_at.and_utc(),
+        updated_at: r.updated_at.and_utc(),
+        closed_at: r.closed_at.map(|t| t.and_utc()),
+        version: r.version,
+        patrol_id,
+        allowed_actions,
+        public_report,
+        possible_duplicates,
+    }
 }
 
 #[derive(Debug, Default, Clone)]
