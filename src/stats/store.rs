@@ -49,18 +49,28 @@ pub fn children(conn: &mut DbConn, root: &RegionRow) -> AppResult<Vec<RegionRow>
         .load(conn)?)
 }
 
+/// The cases under `path` that the period `p` touches: received before its end, and not
+/// closed or rejected before its start. One expression for `hazards` alone and for joins with
+/// it (a function would need a boxed expression per query source).
+macro_rules! touched_by {
+    ($path:expr, $p:expr) => {
+        hazards::region_path
+            .ge($path)
+            .and(hazards::region_path.lt(subtree_end($path)))
+            .and(hazards::created_at.lt($p.end))
+            .and(
+                hazards::closed_at
+                    .is_null()
+                    .or(hazards::closed_at.ge($p.start)),
+            )
+    };
+}
+
 /// The cases under `path` that the period touches: received before its end, and not closed or
 /// rejected before its start (a case finished earlier counts in no figure of the period).
 pub fn facts(conn: &mut DbConn, path: &str, p: &Period) -> AppResult<Vec<CaseFacts>> {
     Ok(hazards::table
-        .filter(hazards::region_path.ge(path))
-        .filter(hazards::region_path.lt(subtree_end(path)))
-        .filter(hazards::created_at.lt(p.end))
-        .filter(
-            hazards::closed_at
-                .is_null()
-                .or(hazards::closed_at.ge(p.start)),
-        )
+        .filter(touched_by!(path, p))
         .select(CaseFacts::as_select())
         .load(conn)?)
 }
@@ -142,14 +152,7 @@ pub fn lapsed_in_subtree(conn: &mut DbConn, path: &str, p: &Period) -> AppResult
             "hazard_events.action = '{}'",
             EventAction::DeadlineExpired.as_str()
         )))
-        .filter(hazards::region_path.ge(path))
-        .filter(hazards::region_path.lt(subtree_end(path)))
-        .filter(hazards::created_at.lt(p.end))
-        .filter(
-            hazards::closed_at
-                .is_null()
-                .or(hazards::closed_at.ge(p.start)),
-        )
+        .filter(touched_by!(path, p))
         .select(hazard_events::hazard_id)
         .distinct()
         .load::<i64>(conn)?
