@@ -189,6 +189,43 @@ async fn a_database_that_stops_answering_is_503_within_the_bound(b: Backend) {
     }
 }
 
+/// PostgreSQL connections that died while idle in the pool (a restart, a failover, an idle
+/// timeout in between) are tested when next handed out and replaced: no request fails for them.
+/// A connection that answered within the last second is handed out untested (the warm-path
+/// statement count in `caller_cache.rs`). An embedded SQLite connection cannot die this way.
+async fn connections_that_died_while_idle_are_replaced(b: Backend) {
+    if b == Backend::Sqlite {
+        return;
+    }
+    let db = TestDb::new(b);
+    let direct = db.url.clone();
+    let app = spawn_with(db, |s| {
+        s.pool_size = 3;
+        s.pool_timeout = POOL_TIMEOUT;
+        s.db_timeout = DB_TIMEOUT;
+    })
+    .await;
+    let w = World::new(&app).await;
+    let me = || app.get("/api/v1/me", Some(&w.root));
+    for r in join_all((0..3).map(|_| me())).await {
+        r.assert_status(200);
+    }
+    let dead = backends(&direct);
+    assert!(!dead.is_empty());
+    let mut c = PgConnection::establish(&direct).unwrap();
+    for pid in &dead {
+        c.batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+            .unwrap();
+    }
+    // Past the time a connection is trusted without a test.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for r in join_all((0..3).map(|_| me())).await {
+        r.assert_status(200);
+    }
+    let now = backends(&direct);
+    assert!(dead.iter().all(|p| !now.contains(p)), "{dead:?} {now:?}");
+}
+
 /// The real server on a free port, with shortened client bounds.
 fn serve(app_state: firegrid::AppState) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -389,6 +426,7 @@ async fn a_full_disk_is_503_and_leaves_nothing_half_written(b: Backend) {
 
 db_tests!(
     a_full_disk_is_503_and_leaves_nothing_half_written,
+    connections_that_died_while_idle_are_replaced,
     a_database_that_stops_answering_is_503_within_the_bound,
     slow_and_idle_clients_are_cut_off
 );

@@ -163,10 +163,10 @@ impl ManageConnection for Manager {
         Ok(conn)
     }
 
-    /// r2d2 calls this on every checkout. A PostgreSQL connection may have died with its server
-    /// (a restart, a failover), so it is tested with a round trip; an embedded SQLite file
-    /// connection cannot go away underneath us, so testing it would only cost a statement per
-    /// request.
+    /// Called by `checkout` (r2d2's own test on checkout is off). A PostgreSQL connection may
+    /// have died with its server (a restart, a failover), so it is tested with a round trip; an
+    /// embedded SQLite file connection cannot go away underneath us, so testing it would only
+    /// cost a statement per request.
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
         match conn {
             DbConn::Pg(c) => c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError),
@@ -300,6 +300,44 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// A connection for work outside a request (sweeps, deliveries, commands), tested first
+    /// (`checkout`). Shadows r2d2's `get`.
+    pub fn get(&self) -> Result<PooledConn, r2d2::PoolError> {
+        checkout(&self.inner, &self.manager)
+    }
+}
+
+/// A connection that answered a request this recently is handed out again without a test.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// When a connection last completed a database call (kept with it in the pool).
+struct Answered(std::time::Instant);
+
+/// A connection from the pool, tested with a round trip (`Manager::is_valid`) unless it
+/// completed a call within `TRUSTED_FOR`. Under load every connection is that fresh, so the
+/// busy path saves a round trip per request; one that sat idle, maybe across a restart of
+/// PostgreSQL, is tested, and discarded if dead.
+fn checkout(inner: &r2d2::Pool<Manager>, manager: &Manager) -> Result<PooledConn, r2d2::PoolError> {
+    // Every idle connection may have died together (a restart): try each once, then a new one.
+    for _ in 0..=inner.max_size() {
+        let mut conn = inner.get()?;
+        let fresh = r2d2::PooledConnection::extensions(&conn)
+            .get::<Answered>()
+            .is_some_and(|a| a.0.elapsed() < TRUSTED_FOR);
+        if fresh || manager.is_valid(&mut conn).is_ok() {
+            return Ok(conn);
+        }
+        poison(&mut conn);
+    }
+    inner.get()
+}
+
+/// Marks a connection as having just answered (see `checkout`).
+fn answered(conn: &mut PooledConn) {
+    r2d2::PooledConnection::extensions_mut(conn).insert(Answered(std::time::Instant::now()));
+}
+
 impl std::ops::Deref for Pool {
     type Target = r2d2::Pool<Manager>;
     fn deref(&self) -> &Self::Target {
@@ -326,6 +364,7 @@ pub fn build_pool_with_deadline(
     let inner = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
+        .test_on_check_out(false)
         .connection_timeout(timeout)
         .build_unchecked(manager.clone());
     Pool {
@@ -491,18 +530,21 @@ where
     F: FnOnce(&mut DbConn, &AtomicBool) -> AppResult<T> + Send + 'static,
 {
     let inner = pool.inner.clone();
+    let manager = pool.manager.clone();
     let waiting = pool.waiting.clone();
     let abandoned = Arc::new(AtomicBool::new(false));
     let flag = abandoned.clone();
     let task = actix_web::web::block(move || {
         COMMITTED.with(|c| c.set(false));
         waiting.fetch_add(1, Ordering::Relaxed);
-        let conn = inner.get();
+        let conn = checkout(&inner, &manager);
         waiting.fetch_sub(1, Ordering::Relaxed);
         let result = conn.map_err(AppError::from).and_then(|mut conn| {
             let result = f(&mut conn, &flag);
             if flag.load(Ordering::Acquire) {
                 poison(&mut conn);
+            } else if result.is_ok() {
+                answered(&mut conn);
             }
             result
         });
