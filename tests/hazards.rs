@@ -734,6 +734,78 @@ async fn concurrent_reports_get_consecutive_numbers(b: Backend) {
     assert_eq!(numbers, expected);
 }
 
+/// A case number is final wherever it was written: the reply, a replayed reply, the case row,
+/// its notifications and its outbox events (on PostgreSQL a report is written under a
+/// provisional number and numbered by its last statement, `hazards::numbering`).
+async fn a_case_number_is_final_wherever_it_is_written(b: Backend) {
+    let app = spawn(b).await;
+    let w = World::new(&app).await;
+    let s = w.staff(&app).await;
+    let send = |i: usize| {
+        let severity = if i.is_multiple_of(3) {
+            Severity::Major
+        } else {
+            Severity::General
+        };
+        TestRequest::post()
+            .uri("/api/v1/hazards")
+            .insert_header(("authorization", format!("Bearer {}", s.inspector)))
+            .insert_header(("idempotency-key", format!("phone-{i}")))
+            .set_json(report_body(w.t.group, severity, &format!("液化气罐{i}")))
+    };
+    let replies = futures_util::future::join_all((0..30).map(|i| app.send(send(i)))).await;
+    let mut numbers = std::collections::HashMap::new();
+    for r in &replies {
+        let r = r.assert_status(201);
+        numbers.insert(id_of(r), r["case_no"].as_str().unwrap().to_string());
+    }
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let mut sorted: Vec<&String> = numbers.values().collect();
+    sorted.sort();
+    let expected: Vec<String> = (1..=30).map(|n| format!("630106-{year}-{n:06}")).collect();
+    assert_eq!(sorted, expected.iter().collect::<Vec<_>>());
+    // A retry after a lost response gets the final number too.
+    let replay = app.send(send(7)).await;
+    assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
+    let id = id_of(replay.assert_status(201));
+    assert_eq!(replay.body["case_no"].as_str().unwrap(), numbers[&id]);
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    let mut conn = app.db.conn();
+    let mut rows = |sql: &str| diesel::sql_query(sql).load::<Row>(&mut conn).unwrap();
+    let stored = rows("SELECT id, case_no AS text FROM hazards");
+    assert_eq!(stored.len(), 30);
+    for r in &stored {
+        assert_eq!(r.text, numbers[&r.id]);
+    }
+    let notes = rows("SELECT hazard_id AS id, message AS text FROM notifications");
+    let events =
+        rows("SELECT hazard_id AS id, message || ' ' || subject AS text FROM notification_outbox");
+    assert!(
+        notes.len() >= 30 && events.len() == 30,
+        "{} {}",
+        notes.len(),
+        events.len()
+    );
+    for r in notes.iter().chain(&events) {
+        assert!(r.text.contains(&numbers[&r.id]), "{}", r.text);
+        assert!(
+            !r.text.contains('~'),
+            "a provisional number was left: {}",
+            r.text
+        );
+    }
+    let kept = rows("SELECT user_id AS id, CAST(response AS TEXT) AS text FROM idempotency_keys");
+    assert_eq!(kept.len(), 30);
+    assert!(kept.iter().all(|r| !r.text.contains('~')));
+}
+
 async fn two_servers_sweep_each_case_once(b: Backend) {
     let app = spawn(b).await;
     let w = World::new(&app).await;
@@ -1397,6 +1469,7 @@ db_tests!(
     reports_validate_their_input,
     idempotent_retries_create_nothing,
     concurrent_reports_get_consecutive_numbers,
+    a_case_number_is_final_wherever_it_is_written,
     two_servers_sweep_each_case_once,
     tampering_is_detected,
     lists_filter_within_scope,

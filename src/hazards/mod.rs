@@ -4,6 +4,7 @@
 pub mod duplicates;
 pub mod events;
 pub mod model;
+pub mod numbering;
 pub mod routes;
 pub mod store;
 pub mod sweep;

@@ -72,14 +72,27 @@ pub async fn report_hazard(
     let reply = caller
         .run_tx_after_read(
             &state.pool,
-            // What the reply shows besides the new row, read before the write (store::ReplyFacts).
+            // Where the report goes and what the reply shows besides the new row, read before
+            // the write (store::ReplyFacts).
             move |conn, p| store::reply_facts(conn, p, &probe, db::now()),
             move |conn, p, facts| {
                 once.run(conn, p.user_id, |conn| {
-                    let row = store::create(conn, &p, &new, db::now())?;
                     let reply = match facts {
-                        Some(facts) => store::new_case_to_api(&p, &row, facts, db::now())?,
-                        None => one(conn, &p, row)?,
+                        Some(facts) => {
+                            let row = store::create_at(
+                                conn,
+                                &p,
+                                &new,
+                                &facts.destination,
+                                None,
+                                db::now(),
+                            )?;
+                            store::new_case_to_api(&p, &row, facts, db::now())?
+                        }
+                        None => {
+                            let row = store::create(conn, &p, &new, db::now())?;
+                            one(conn, &p, row)?
+                        }
                     };
                     Ok((StatusCode::CREATED, reply))
                 })

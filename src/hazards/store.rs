@@ -13,13 +13,14 @@ use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::auth::scope::{subtree_end, Scope};
 use crate::db::schema::{
-    attachments, case_counters, hazards, organization_jurisdictions, patrol_hazards, premises,
-    regions, stalled_deadlines,
+    attachments, hazards, organization_jurisdictions, patrol_hazards, premises, regions,
+    stalled_deadlines,
 };
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::hazards::events::{self, NewEvent};
 use crate::hazards::model::*;
+use crate::hazards::numbering::{self, Unnumbered};
 use crate::hazards::workflow::{self, Actor, CaseState, Effects, Notify, Refusal};
 use crate::notifications::store::{self as notify, Place};
 use crate::regions::model::{RegionRef, RegionRow};
@@ -191,49 +192,6 @@ pub fn refusal(r: Refusal) -> AppError {
         Refusal::Conflict(m) => AppError::conflict(m),
         Refusal::Invalid { field, message } => AppError::field(field, message),
     }
-}
-
-/// The next case number of a county and year: consecutive and never reused. The counter row is
-/// updated in the reporting transaction, so concurrent reports queue on its row lock
-/// (PostgreSQL) or on the write lock (SQLite), and a rolled-back report gives its number back.
-fn next_case_no(
-    conn: &mut DbConn,
-    county_id: i64,
-    county_code: &str,
-    year: i32,
-) -> AppResult<String> {
-    let bump = |conn: &mut DbConn| -> AppResult<Option<i64>> {
-        Ok(diesel::update(case_counters::table.find((county_id, year)))
-            .set(case_counters::last_seq.eq(case_counters::last_seq + 1))
-            .returning(case_counters::last_seq)
-            .get_result(conn)
-            .optional()?)
-    };
-    let seq = match bump(conn)? {
-        Some(s) => s,
-        None => {
-            // First case of the year. A concurrent first report may insert the row first: the
-            // savepoint keeps our transaction usable, and the update then takes the next number.
-            let inserted = conn.transaction(|c| {
-                diesel::insert_into(case_counters::table)
-                    .values((
-                        case_counters::county_id.eq(county_id),
-                        case_counters::year.eq(year),
-                        case_counters::last_seq.eq(1i64),
-                    ))
-                    .execute(c)
-            });
-            match inserted {
-                Ok(_) => 1,
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => bump(conn)?.ok_or_else(|| AppError::internal("case counter vanished"))?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
-    Ok(format!("{county_code}-{year}-{seq:06}"))
 }
 
 pub(crate) fn staff_message(kind: NotificationKind, row: &HazardRow, level: Level) -> String {
@@ -418,6 +376,24 @@ pub fn create_found_on(
     patrol_id: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<HazardRow> {
+    let to = destination(conn, p, new)?;
+    create_at(conn, p, new, &to, patrol_id, now)
+}
+
+/// Where a new staff report goes and whom it tells: what its write needs that does not change
+/// under it (regions are never moved, only renamed), so it may be read before the write
+/// transaction (`reply_facts`), off the SQLite writer and outside the county counter's lock.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    group: RegionRow,
+    place: Place,
+    county: RegionRow,
+    recipients: Vec<i64>,
+}
+
+/// The report's `Destination`, or why it is refused: the caller's rights, a group (small grid)
+/// of a county in scope.
+pub fn destination(conn: &mut DbConn, p: &Principal, new: &NewHazard) -> AppResult<Destination> {
     require(p, Capability::WorkCases)?;
     let group = region_store::get(conn, new.group_id)?;
     authorize(p, Capability::WorkCases, Target::Region(&group.path))?;
@@ -427,6 +403,38 @@ pub fn create_found_on(
             "hazards are reported in a group (small grid)",
         ));
     }
+    let (place, county) = county_of(conn, &group)
+        .ok_or_else(|| AppError::field("group_id", "is not under a county"))??;
+    // The group's roster and the village staff hear of every case; a major one also reaches
+    // the township, the police station and the fire department.
+    let mut roles: Vec<Role> = workflow::staff_at(Level::Group).to_vec();
+    roles.extend(workflow::staff_at(Level::Village));
+    if new.severity == Severity::Major {
+        roles.extend([
+            Role::TownshipOfficial,
+            Role::PoliceOfficer,
+            Role::FireOfficer,
+        ]);
+    }
+    Ok(Destination {
+        recipients: notify::staff(conn, place, &roles)?,
+        group,
+        place,
+        county,
+    })
+}
+
+/// Writes a report to its `Destination`: the premises check, the case, its link to the round,
+/// the notifications and, last, its number.
+pub fn create_at(
+    conn: &mut DbConn,
+    p: &Principal,
+    new: &NewHazard,
+    to: &Destination,
+    patrol_id: Option<i64>,
+    now: NaiveDateTime,
+) -> AppResult<HazardRow> {
+    let group = &to.group;
     if let Some(pid) = new.premises_id {
         let owner: Option<i64> = premises::table
             .find(pid)
@@ -440,14 +448,12 @@ pub fn create_found_on(
             ));
         }
     }
-    let (place, county) = county_of(conn, &group)
-        .ok_or_else(|| AppError::field("group_id", "is not under a county"))??;
-    let row = insert_case(
+    let case = insert_case(
         conn,
         &CaseInsert {
-            group: &group,
-            place,
-            county: &county,
+            group,
+            place: to.place,
+            county: &to.county,
             premises_id: new.premises_id,
             category: new.category,
             severity: new.severity,
@@ -465,6 +471,7 @@ pub fn create_found_on(
         serde_json::json!({"found_at": new.found_at}),
         now,
     )?;
+    let row = case.row();
     if let Some(patrol_id) = patrol_id {
         diesel::insert_into(patrol_hazards::table)
             .values((
@@ -473,34 +480,22 @@ pub fn create_found_on(
             ))
             .execute(conn)?;
     }
-    // The group's roster and the village staff hear of every case; a major one also reaches
-    // the township, the police station and the fire department.
-    let mut roles: Vec<Role> = workflow::staff_at(Level::Group).to_vec();
-    roles.extend(workflow::staff_at(Level::Village));
-    if new.severity == Severity::Major {
-        roles.extend([
-            Role::TownshipOfficial,
-            Role::PoliceOfficer,
-            Role::FireOfficer,
-        ]);
-    }
-    let recipients = notify::staff(conn, place, &roles)?;
     let kind = if new.severity == Severity::Major {
         NotificationKind::MajorReported
     } else {
         NotificationKind::Reported
     };
-    let msg = staff_message(kind, &row, row.level);
-    notify::send(
+    let msg = staff_message(kind, row, row.level);
+    let told = notify::send(
         conn,
-        &recipients,
+        &to.recipients,
         Some(p.user_id),
         Some(row.id),
         kind,
         &msg,
         now,
     )?;
-    Ok(row)
+    case.number(conn, &told)
 }
 
 /// The place of a group and its county; `None` when the group is not under a county (the
@@ -537,17 +532,18 @@ pub struct CaseInsert<'a> {
     pub found_at: Option<NaiveDateTime>,
 }
 
-/// The case number, the row and the first event of a new case, in the caller's transaction;
-/// `extra` adds to the event's parameters. Whom to notify is the caller's to decide.
+/// The row and the first event of a new case, in the caller's transaction; `extra` adds to the
+/// event's parameters. Whom to notify is the caller's to decide; the caller's last write gives
+/// the case its number (`Unnumbered::number`).
 pub fn insert_case(
     conn: &mut DbConn,
     c: &CaseInsert,
     extra: serde_json::Value,
     now: NaiveDateTime,
-) -> AppResult<HazardRow> {
-    let case_no = next_case_no(conn, c.county.id, &c.county.code, now.year())?;
+) -> AppResult<Unnumbered> {
+    let number = numbering::reserve(conn, c.county.id, &c.county.code, now.year())?;
     let insert = diesel::insert_into(hazards::table).values((
-        hazards::case_no.eq(&case_no),
+        hazards::case_no.eq(number.case_no()),
         hazards::county_id.eq(c.county.id),
         hazards::group_id.eq(c.group.id),
         hazards::township_id.eq(c.place.township_id),
@@ -594,7 +590,7 @@ pub fn insert_case(
         },
         now,
     )?;
-    Ok(row)
+    Ok(number.inserted(row))
 }
 
 #[derive(AsChangeset, Default, PartialEq)]
@@ -1059,7 +1055,7 @@ pub fn to_api(
 /// thread every write waits for, on PostgreSQL before the county's case counter is locked. Cases
 /// committed in between are not among the duplicates, which are a hint to staff, not a rule.
 pub struct ReplyFacts {
-    group: RegionRef,
+    pub destination: Destination,
     police_station: bool,
     duplicates: Vec<crate::hazards::duplicates::PossibleDuplicate>,
 }
@@ -1072,17 +1068,12 @@ pub fn reply_facts(
     new: &NewHazard,
     now: NaiveDateTime,
 ) -> AppResult<Option<ReplyFacts>> {
-    let group = match region_store::get(conn, new.group_id) {
-        Ok(g) => g,
-        Err(e) if e.code == ErrorCode::NotFound => return Ok(None),
+    let destination = match destination(conn, p, new) {
+        Ok(d) => d,
+        Err(e) if e.code.status().is_client_error() => return Ok(None),
         Err(e) => return Err(e),
     };
-    if group.level != RegionLevel::Group || !p.scope.contains(&group.path) {
-        return Ok(None);
-    }
-    let Some(place) = Place::from_group_path(&group.path) else {
-        return Ok(None);
-    };
+    let (group, place) = (&destination.group, destination.place);
     let probe = crate::hazards::duplicates::Probe {
         id: None,
         county_id: place.county_id,
@@ -1096,7 +1087,7 @@ pub fn reply_facts(
     Ok(Some(ReplyFacts {
         police_station: has_police_station(conn, place.township_id)?,
         duplicates: crate::hazards::duplicates::of(conn, p, &probe)?,
-        group: group.to_ref(),
+        destination,
     }))
 }
 
@@ -1108,13 +1099,13 @@ pub fn new_case_to_api(
     facts: ReplyFacts,
     now: NaiveDateTime,
 ) -> AppResult<Hazard> {
-    if facts.group.id != r.group_id {
+    if facts.destination.group.id != r.group_id {
         return Err(AppError::internal("reply facts of another group"));
     }
     let allowed = allowed_for(p, r, facts.police_station, false)?;
     Ok(view(
         r,
-        facts.group,
+        facts.destination.group.to_ref(),
         now,
         None,
         Some(allowed),

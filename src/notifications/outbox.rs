@@ -38,8 +38,8 @@ struct EventRow<'a> {
     subject: Option<String>,
 }
 
-/// Writes one outbox event per distinct (case, kind, message) of `out`.
-pub fn record(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<usize> {
+/// Writes one outbox event per distinct (case, kind, message) of `out`; their ids.
+pub fn record(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<Vec<i64>> {
     // Group the recipients of each event, keeping the order in which events were raised.
     let mut index: HashMap<(Option<i64>, NotificationKind, &str), usize> = HashMap::new();
     let mut events: Vec<(&Outgoing, Vec<i64>)> = Vec::new();
@@ -52,7 +52,7 @@ pub fn record(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppRes
         events[i].1.push(o.user_id);
     }
     if events.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let cases = subjects(conn, &events)?;
     let homes = homes(conn, &events)?;
@@ -70,6 +70,7 @@ pub fn record(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppRes
             }
         })
         .collect();
+    let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(500) {
         let values: Vec<_> = chunk
             .iter()
@@ -85,9 +86,11 @@ pub fn record(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppRes
             })
             .collect();
         let insert = diesel::insert_into(notification_outbox::table).values(&values);
-        per_backend!(conn, |c| insert.execute(c))?;
+        ids.extend(per_backend!(conn, |c| insert
+            .returning(notification_outbox::id)
+            .get_results::<i64>(c))?);
     }
-    Ok(rows.len())
+    Ok(ids)
 }
 
 /// The events' cases with their group paths, in one query per thousand cases.

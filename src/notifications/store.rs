@@ -219,7 +219,7 @@ pub fn send(
     kind: NotificationKind,
     message: &str,
     now: NaiveDateTime,
-) -> AppResult<usize> {
+) -> AppResult<Sent> {
     let out: Vec<Outgoing> = recipients
         .iter()
         .filter(|&&user_id| Some(user_id) != except)
@@ -233,9 +233,22 @@ pub fn send(
     send_all(conn, &out, now)
 }
 
-/// Writes notifications (and their outbox events, `outbox::record`) in multi-row INSERTs (which diesel builds per backend, not through the
-/// connection enum), in chunks well inside either backend's bind-parameter limit.
-pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<usize> {
+/// The rows a `send` wrote: for a new case, whose provisional number they hold until it is
+/// numbered (`hazards::numbering`).
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub notifications: Vec<i64>,
+    pub outbox: Vec<i64>,
+}
+
+/// Writes notifications (and their outbox events, `outbox::record`) in multi-row INSERTs (which
+/// diesel builds per backend, not through the connection enum), in chunks well inside either
+/// backend's bind-parameter limit.
+pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppResult<Sent> {
+    let mut sent = Sent {
+        notifications: Vec::with_capacity(out.len()),
+        outbox: Vec::new(),
+    };
     for chunk in out.chunks(1000) {
         let rows: Vec<_> = chunk
             .iter()
@@ -250,12 +263,14 @@ pub fn send_all(conn: &mut DbConn, out: &[Outgoing], now: NaiveDateTime) -> AppR
             })
             .collect();
         let insert = diesel::insert_into(notifications::table).values(&rows);
-        per_backend!(conn, |c| insert.execute(c))?;
+        sent.notifications.extend(per_backend!(conn, |c| insert
+            .returning(notifications::id)
+            .get_results::<i64>(c))?);
     }
     // The same events, once each, for the webhooks: in this transaction, so they leave the
     // building exactly when the notifications exist.
-    crate::notifications::outbox::record(conn, out, now)?;
-    Ok(out.len())
+    sent.outbox = crate::notifications::outbox::record(conn, out, now)?;
+    Ok(sent)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -250,7 +250,7 @@ pub fn create(
         .take(40)
         .collect();
     let title = format!("群众举报：{first_line}");
-    let case = hazards::insert_case(
+    let unnumbered = hazards::insert_case(
         conn,
         &CaseInsert {
             group: &group,
@@ -274,6 +274,7 @@ pub fn create(
         serde_json::json!({"channel": channel}),
         now,
     )?;
+    let case = unnumbered.row();
     let secret = codes::secret();
     let secret_hash = codes::hash_secret(&secret)
         .ok_or_else(|| AppError::internal("a fresh secret does not read back"))?;
@@ -314,16 +315,16 @@ pub fn create(
     };
     // The village verifies: its staff hear of it (never the reporter's contact).
     let recipients = notify::staff(conn, place, workflow::staff_at(Level::Village))?;
-    notify::send(
+    let told = notify::send(
         conn,
         &recipients,
         recorded_by,
         Some(case.id),
         NotificationKind::PublicReport,
-        &hazards::staff_message(NotificationKind::PublicReport, &case, case.level),
+        &hazards::staff_message(NotificationKind::PublicReport, case, case.level),
         now,
     )?;
-    Ok((case, report, secret))
+    Ok((unnumbered.number(conn, &told)?, report, secret))
 }
 
 fn get(conn: &mut DbConn, hazard_id: i64) -> AppResult<ReportRow> {
