@@ -130,10 +130,13 @@ impl Manager {
                 // Pages are read through a memory map rather than a read() call each: a province
                 // database (2 GB) does not fit SQLite's own per-connection page cache, and the
                 // system calls were a large part of a case read's CPU.
+                // Temporary storage in memory: each write of a group commit has its own savepoint,
+                // whose sub-journal (the pages it changed, to roll back to) was spilled to a
+                // temporary file, a write system call per page.
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA mmap_size = {SQLITE_MMAP_BYTES};",
+                     PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(r2d2::Error::QueryError)?;

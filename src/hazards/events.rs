@@ -165,10 +165,10 @@ pub fn append_first(conn: &mut DbConn, e: NewEvent<'_>, now: NaiveDateTime) -> A
 }
 
 fn store(conn: &mut DbConn, s: Sealed) -> AppResult<EventRow> {
-    let id: i64 = diesel::insert_into(hazard_events::table)
-        .values(&s)
-        .returning(hazard_events::id)
-        .get_result(conn)?;
+    // Built per backend: through the connection enum SQLite prepared this insert afresh every
+    // time (it runs on the SQLite writer thread once per change of a case).
+    let insert = diesel::insert_into(hazard_events::table).values(&s);
+    let id: i64 = per_backend!(conn, |c| insert.returning(hazard_events::id).get_result(c))?;
     Ok(EventRow {
         id,
         hazard_id: s.hazard_id,

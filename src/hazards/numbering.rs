@@ -22,6 +22,7 @@ use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::hazards::store::HazardRow;
 use crate::notifications::store::Sent;
+use crate::per_backend;
 
 /// A case just inserted, whose number may still be provisional. `number` must be the last write
 /// of the report (see the module's doc); it gives the row with its final number.
@@ -150,11 +151,13 @@ impl Unnumbered {
 /// The next sequence number of a county and year, counted in the caller's transaction.
 fn next_seq(conn: &mut DbConn, county_id: i64, year: i32) -> AppResult<i64> {
     let bump = |conn: &mut DbConn| -> AppResult<Option<i64>> {
-        Ok(diesel::update(case_counters::table.find((county_id, year)))
-            .set(case_counters::last_seq.eq(case_counters::last_seq + 1))
+        // Built per backend, so that SQLite keeps it prepared (see `events::store`).
+        let update = diesel::update(case_counters::table.find((county_id, year)))
+            .set(case_counters::last_seq.eq(case_counters::last_seq + 1));
+        Ok(per_backend!(conn, |c| update
             .returning(case_counters::last_seq)
-            .get_result(conn)
-            .optional()?)
+            .get_result(c)
+            .optional())?)
     };
     if let Some(seq) = bump(conn)? {
         return Ok(seq);

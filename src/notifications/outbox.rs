@@ -102,21 +102,30 @@ fn subjects(
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::new();
+    let columns = (
+        (
+            hazards::id,
+            hazards::case_no,
+            hazards::title,
+            hazards::severity,
+            hazards::status,
+            hazards::level,
+        ),
+        hazards::region_path,
+    );
     for chunk in ids.chunks(1000) {
-        let rows: Vec<(Subject, String)> = hazards::table
-            .filter(hazards::id.eq_any(chunk))
-            .select((
-                (
-                    hazards::id,
-                    hazards::case_no,
-                    hazards::title,
-                    hazards::severity,
-                    hazards::status,
-                    hazards::level,
-                ),
-                hazards::region_path,
-            ))
-            .load(conn)?;
+        // One case (a report, an action) by `=`: SQLite never keeps an `IN (…)` statement
+        // prepared, and this runs on its writer thread for every change.
+        let rows: Vec<(Subject, String)> = match chunk {
+            [id] => hazards::table
+                .filter(hazards::id.eq(*id))
+                .select(columns)
+                .load(conn)?,
+            _ => hazards::table
+                .filter(hazards::id.eq_any(chunk))
+                .select(columns)
+                .load(conn)?,
+        };
         out.extend(rows.into_iter().map(|(s, p)| (s.id, (s, p))));
     }
     Ok(out)
