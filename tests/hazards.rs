@@ -759,16 +759,39 @@ async fn a_case_number_is_final_wherever_it_is_written(b: Backend) {
         let r = r.assert_status(201);
         numbers.insert(id_of(r), r["case_no"].as_str().unwrap().to_string());
     }
-    let year = chrono::Utc::now().format("%Y").to_string();
-    let mut sorted: Vec<&String> = numbers.values().collect();
-    sorted.sort();
-    let expected: Vec<String> = (1..=30).map(|n| format!("630106-{year}-{n:06}")).collect();
-    assert_eq!(sorted, expected.iter().collect::<Vec<_>>());
+
+    // A report from the public takes its number the same way (`public::store::create`).
+    let public = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/public/reports")
+                .peer_addr("203.0.113.7:40000".parse().unwrap())
+                .set_json(json!({
+                    "region_id": w.t.group,
+                    "category": "blocked_escape_route",
+                    "description": "楼道里堆满了纸箱，安全出口被堵死",
+                    "contact_phone": "13909710001",
+                })),
+        )
+        .await;
+    public.assert_status(201);
+    let public_case = app.get("/api/v1/hazards?limit=1", Some(&s.county)).await;
+    let public_case = &public_case.assert_status(200)["items"][0];
+    assert_eq!(public_case["source"], "public");
+    numbers.insert(
+        id_of(public_case),
+        public_case["case_no"].as_str().unwrap().to_string(),
+    );
     // A retry after a lost response gets the final number too.
     let replay = app.send(send(7)).await;
     assert_eq!(replay.headers.get("idempotent-replayed").unwrap(), "true");
     let id = id_of(replay.assert_status(201));
     assert_eq!(replay.body["case_no"].as_str().unwrap(), numbers[&id]);
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let mut sorted: Vec<&String> = numbers.values().collect();
+    sorted.sort();
+    let expected: Vec<String> = (1..=31).map(|n| format!("630106-{year}-{n:06}")).collect();
+    assert_eq!(sorted, expected.iter().collect::<Vec<_>>());
 
     #[derive(QueryableByName)]
     struct Row {
@@ -780,7 +803,7 @@ async fn a_case_number_is_final_wherever_it_is_written(b: Backend) {
     let mut conn = app.db.conn();
     let mut rows = |sql: &str| diesel::sql_query(sql).load::<Row>(&mut conn).unwrap();
     let stored = rows("SELECT id, case_no AS text FROM hazards");
-    assert_eq!(stored.len(), 30);
+    assert_eq!(stored.len(), 31);
     for r in &stored {
         assert_eq!(r.text, numbers[&r.id]);
     }
@@ -788,7 +811,7 @@ async fn a_case_number_is_final_wherever_it_is_written(b: Backend) {
     let events =
         rows("SELECT hazard_id AS id, message || ' ' || subject AS text FROM notification_outbox");
     assert!(
-        notes.len() >= 30 && events.len() == 30,
+        notes.len() >= 31 && events.len() == 31,
         "{} {}",
         notes.len(),
         events.len()
