@@ -253,6 +253,12 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// A connection for work outside a request (sweeps, deliveries, commands), tested first
+    /// (`checkout`). Shadows r2d2's `get`.
+    pub fn get(&self) -> Result<PooledConn, r2d2::PoolError> {
+        checkout(&self.inner, &self.manager)
+    }
+
     /// How long a request may wait for the database in all (its calls share it).
     pub fn deadline(&self) -> Duration {
         self.deadline
@@ -300,14 +306,6 @@ impl Pool {
     /// What this server last saw of its storage (a full disk), for `/readyz`.
     pub fn storage(&self) -> &crate::storage::Health {
         &self.storage
-    }
-}
-
-impl Pool {
-    /// A connection for work outside a request (sweeps, deliveries, commands), tested first
-    /// (`checkout`). Shadows r2d2's `get`.
-    pub fn get(&self) -> Result<PooledConn, r2d2::PoolError> {
-        checkout(&self.inner, &self.manager)
     }
 }
 
